@@ -1,0 +1,83 @@
+// `tilefork kernels [NAME] [--json]`: the kernel table, read from each kernel's declaration.
+#include "commands.hpp"
+
+#include "tilefork/errors.hpp"
+#include "tilefork/kernel.hpp"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+namespace tilefork::app {
+namespace {
+
+std::string_view type_name(ParamType type) {
+  switch (type) {
+    case ParamType::integer: return "int";
+    case ParamType::real: return "real";
+    case ParamType::choice: return "choice";
+  }
+  return "?";
+}
+
+nlohmann::json to_json(const KernelSpec& spec) {
+  nlohmann::json params = nlohmann::json::array();
+  for (const auto& param : spec.params) {
+    params.push_back({{"name", param.name},
+                      {"type", type_name(param.type)},
+                      {"default", param.describe_default()},
+                      {"range", param.describe_range()},
+                      {"help", param.help}});
+  }
+  return {{"name", spec.name}, {"summary", spec.summary}, {"pointwise", spec.pointwise}, {"params", params}};
+}
+
+void print_details(const KernelSpec& spec) {
+  fmt::print("{} - {}\n", spec.name, spec.summary);
+  fmt::print("  {}\n", spec.pointwise ? "pointwise (no halo: each pixel from the same input pixel)"
+                                      : "neighbourhood kernel (halo from its parameters)");
+  if (spec.params.empty()) {
+    fmt::print("  no parameters\n");
+    return;
+  }
+  fmt::print("  {:<10} {:<7} {:<10} {:<28} {}\n", "parameter", "type", "default", "range", "help");
+  for (const auto& param : spec.params) {
+    fmt::print("  {:<10} {:<7} {:<10} {:<28} {}\n", param.name, type_name(param.type),
+               param.describe_default(), param.describe_range(), param.help);
+  }
+}
+
+}  // namespace
+
+void add_kernels_command(CLI::App& app, std::function<int()>& action) {
+  auto* command = app.add_subcommand("kernels", "list the kernels, or show one kernel's parameters");
+  auto name = std::make_shared<std::string>();
+  auto json = std::make_shared<bool>(false);
+  command->add_option("name", *name, "show this kernel's parameters");
+  command->add_flag("--json", *json, "print as JSON for tools");
+  command->callback([&action, name, json] {
+    action = [name, json] {
+      const auto& registry = KernelRegistry::instance();
+      std::vector<const KernelSpec*> chosen;
+      if (name->empty()) {
+        chosen = registry.all();
+      } else if (const auto* spec = registry.find(*name)) {
+        chosen.push_back(spec);
+      } else {
+        throw UsageError(fmt::format("no kernel named '{}'; `tilefork kernels` lists them", *name));
+      }
+      if (*json) {
+        nlohmann::json list = nlohmann::json::array();
+        for (const auto* spec : chosen) list.push_back(to_json(*spec));
+        fmt::print("{}\n", (name->empty() ? list : list[0]).dump(2));
+      } else if (name->empty()) {
+        for (const auto* spec : chosen) fmt::print("{:<10} {}\n", spec->name, spec->summary);
+        fmt::print("\n`tilefork kernels NAME` shows a kernel's parameters.\n");
+      } else {
+        print_details(*chosen[0]);
+      }
+      return kExitOk;
+    };
+  });
+}
+
+}  // namespace tilefork::app

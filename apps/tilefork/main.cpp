@@ -1,0 +1,41 @@
+// The `tilefork` command: parses the command line and runs the chosen subcommand.
+#include "commands.hpp"
+
+#include "tilefork/errors.hpp"
+#include "tilefork/kernel.hpp"
+
+#include <fmt/format.h>
+
+#include <opencv2/core/utility.hpp>
+
+int main(int argc, char** argv) {
+  using namespace tilefork;
+  // Before any other OpenCV call: the coordinator must stay single-threaded so it can fork.
+  cv::setNumThreads(0);
+  register_builtin_kernels();
+
+  CLI::App app{"tilefork: image-processing pipelines on many cores, with processes and one shared-memory segment"};
+  app.set_version_flag("--version", fmt::format("tilefork {}", TILEFORK_VERSION));
+  app.require_subcommand(1);
+  std::function<int()> action;
+  app::add_run_command(app, action);
+  app::add_kernels_command(app, action);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    const int code = app.exit(error);
+    return code == 0 ? app::kExitOk : app::kExitUsage;
+  }
+  try {
+    return action();
+  } catch (const UsageError& error) {
+    fmt::print(stderr, "tilefork: error: {}\n", error.what());
+    return app::kExitUsage;
+  } catch (const SystemError& error) {
+    fmt::print(stderr, "tilefork: error: {}\n", error.describe());
+    return app::kExitFailure;
+  } catch (const std::exception& error) {
+    fmt::print(stderr, "tilefork: error: {}\n", error.what());
+    return app::kExitFailure;
+  }
+}

@@ -1,0 +1,73 @@
+// Executors run a pipeline over a batch: fork (the product), threads (oneTBB), serial (reference).
+#pragma once
+
+#include "tilefork/frame_io.hpp"
+#include "tilefork/pipeline.hpp"
+#include "tilefork/segment.hpp"
+
+#include <opencv2/core/types.hpp>
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tilefork {
+
+enum class ExecutorKind { fork, threads, serial };
+std::string_view to_string(ExecutorKind kind) noexcept;
+ExecutorKind parse_executor(std::string_view text);  // throws UsageError naming the value
+
+// One input of a batch and where its result goes. `info` comes from probe_image(); an item
+// whose probe failed carries the reason in `error` and is reported failed without being run.
+struct WorkItem {
+  std::string input;
+  std::string output;  // empty: the result is computed and not written (benchmarks)
+  ImageInfo info;
+  std::string error;
+  cv::Mat image;  // when set, the frame itself, used instead of decoding `input` (benchmarks)
+};
+
+struct RunOptions {
+  ExecutorKind executor = ExecutorKind::fork;
+  int workers = 0;             // 0: one per core
+  cv::Size tile{256, 256};     // 0x0: whole frame
+  Backend backend = Backend::sysv;
+  int slots = 0;               // frame slots in the segment; 0: workers + 1 (at least 2)
+  bool huge_pages = false;
+  bool verbose = false;        // a line per worker event on stderr
+};
+
+struct ItemResult {
+  bool ok = false;
+  std::string error;  // why it failed: names the input, and the stage / tile / signal when known
+};
+
+struct RunReport {
+  std::vector<ItemResult> items;  // one per WorkItem, in order
+  double seconds = 0;             // wall time of the run, from start to the last write
+  std::uint64_t pixels = 0;       // input pixels of the frames that were processed successfully
+  std::uint64_t tasks = 0;        // loads + tiles + stores executed
+  int workers = 0;
+  int workers_replaced = 0;       // fork executor: workers that died and were forked again
+  std::size_t segment_bytes = 0;  // fork executor: size of the shared segment
+  bool interrupted = false;       // SIGINT / SIGTERM stopped the run early
+  std::size_t failed() const;
+};
+
+// Runs `pipeline` over `items`. Item failures (a corrupt input, a kernel error, a dead worker)
+// are reported in the RunReport and never stop the batch. Throws SystemError for a failure of
+// the machinery itself (segment creation, fork) before any item is processed.
+RunReport run_batch(const Pipeline& pipeline, std::span<const WorkItem> items,
+                    const RunOptions& options);
+
+// The executors behind run_batch, for tests and benchmarks that want one by name.
+RunReport run_serial(const Pipeline& pipeline, std::span<const WorkItem> items, const RunOptions& options);
+RunReport run_threads(const Pipeline& pipeline, std::span<const WorkItem> items, const RunOptions& options);
+RunReport run_forked(const Pipeline& pipeline, std::span<const WorkItem> items, const RunOptions& options);
+
+// The number of workers `options` asks for (0 means one per online core).
+int resolve_workers(const RunOptions& options);
+
+}  // namespace tilefork

@@ -1,0 +1,40 @@
+// Reading image headers, decoding and encoding frames, and writing outputs atomically.
+#pragma once
+
+#include "tilefork/kernel.hpp"
+
+#include <opencv2/core/mat.hpp>
+
+#include <string>
+
+namespace tilefork {
+
+// What an image file's header says, before any pixel is decoded. The coordinator sizes frame
+// slots from it, so `type` is an upper bound of what cv::imread(path, IMREAD_UNCHANGED) returns
+// (channels and depth never exceed it; for most formats they are equal).
+struct ImageInfo {
+  cv::Size size;
+  FrameType type;
+  std::size_t max_bytes() const;  // width * height * channels * bytes per sample
+};
+
+// Reads the header of `path` (PNG, JPEG, BMP, PNM, TIFF, WebP by their own headers; any other
+// format OpenCV reads by decoding it once). Throws ImageError naming the path and the reason
+// (missing, unreadable, not an image, truncated header).
+ImageInfo probe_image(const std::string& path);
+
+// Decodes `path` as cv::imread(path, IMREAD_UNCHANGED) does. Throws ImageError naming the path.
+cv::Mat load_image(const std::string& path);
+
+// Encodes `image` in the format named by `path`'s extension and writes it so that `path` either
+// does not change or holds the whole new file: the bytes go to an unnamed file (O_TMPFILE) in the
+// same folder, which is given its name only when complete. A process killed at any point leaves
+// no partial file. Throws ImageError naming the path and the reason.
+void store_image(const cv::Mat& image, const std::string& path);
+
+class ImageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+}  // namespace tilefork

@@ -1,0 +1,105 @@
+// The kernel author's whole API: a kernel is declared by data (KernelSpec) plus one function.
+#pragma once
+
+#include <opencv2/core/mat.hpp>
+
+#include <map>
+#include <span>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace tilefork {
+
+enum class ParamType { integer, real, choice };
+
+// One row of a kernel's parameter table. The CLI, `tilefork kernels`, validation and the docs
+// all read this table; nothing repeats it.
+struct ParamSpec {
+  std::string_view name;
+  ParamType type = ParamType::integer;
+  double default_value = 0;  // for choice: index into choices
+  double min = 0;            // inclusive range; ignored for choice
+  double max = 0;
+  std::string_view help;
+  std::vector<std::string_view> choices = {};  // choice only
+  bool odd = false;  // integer must be odd (aperture sizes); 0 is allowed when min is 0
+
+  std::string describe_default() const;
+  std::string describe_range() const;
+};
+
+// Parameter values of one stage, validated against the table. Accessors throw std::out_of_range
+// for a name the table does not have (a bug in the kernel, not a user mistake).
+class Params {
+ public:
+  Params() = default;
+  // Starts from the table's defaults, then applies `assignments` (name -> text as typed).
+  // Throws UsageError naming the kernel, the parameter, the value and the accepted range.
+  Params(std::string_view kernel, std::span<const ParamSpec> table,
+         const std::vector<std::pair<std::string, std::string>>& assignments);
+
+  int integer(std::string_view name) const;
+  double real(std::string_view name) const;
+  std::string_view choice(std::string_view name) const;
+  // "sigma=2 ksize=0" in table order: how a stage is printed back to the user.
+  std::string describe() const;
+
+ private:
+  struct Value {
+    const ParamSpec* spec;
+    double number;  // integer, real, or choice index
+  };
+  const Value& find(std::string_view name, ParamType type) const;
+  std::vector<Value> values_;
+};
+
+// The pixel type of a frame at one point of a pipeline.
+struct FrameType {
+  int depth = 0;     // CV_8U, CV_16U, CV_32F, ...
+  int channels = 1;
+  int cv_type() const;
+  bool operator==(const FrameType&) const = default;
+};
+std::string to_string(FrameType type);  // "8-bit 3-channel"
+
+// A kernel declared by data. A tile kernel maps a rectangle of its input (grown by halo) to the
+// same rectangle of its output; the executor chooses tiles and guarantees the result equals
+// `apply` on the whole frame.
+struct KernelSpec {
+  std::string_view name;
+  std::string_view summary;
+  std::vector<ParamSpec> params;
+  // True when each output pixel depends only on the same input pixel: the kernel runs on views
+  // of the tile directly, without a copy.
+  bool pointwise = false;
+  // Neighbourhood radius in pixels (0 for pointwise kernels).
+  int (*halo)(const Params& params) = nullptr;
+  // The output type for an input type; throws UsageError naming the kernel when it cannot take
+  // the input.
+  FrameType (*output_type)(FrameType input, const Params& params) = nullptr;
+  // Computes dst from src. dst is already allocated with src's size and the output type; the
+  // function must write into it (OpenCV functions do when size and type match). src and dst
+  // never overlap.
+  void (*apply)(const cv::Mat& src, cv::Mat& dst, const Params& params) = nullptr;
+};
+
+// The registry of kernels (built-ins register themselves from workers/registry.cpp).
+class KernelRegistry {
+ public:
+  static KernelRegistry& instance();
+  // Throws UsageError when a kernel of that name is already registered.
+  void add(const KernelSpec& spec);
+  // nullptr when there is none.
+  const KernelSpec* find(std::string_view name) const;
+  std::vector<const KernelSpec*> all() const;  // sorted by name
+
+ private:
+  std::map<std::string, KernelSpec, std::less<>> kernels_;
+};
+
+// Registers the built-in kernels once (defined in workers/registry.cpp).
+void register_builtin_kernels();
+
+}  // namespace tilefork

@@ -1,0 +1,106 @@
+// SegmentLayout: what lives where in the shared segment (control block, worker state, frame
+// slots and their planes), by offsets only, so any process may map the segment anywhere.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+namespace tilefork {
+
+static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
+
+inline constexpr std::uint32_t kLayoutMagic = 0x544c4631;  // "TLF1"
+inline constexpr int kMaxPlanes = 3;
+inline constexpr std::size_t kErrorTextSize = 480;
+
+enum class TaskKind : std::uint32_t { none = 0, load = 1, tile = 2, store = 3 };
+// Who owns a slot: the coordinator (free, done, failed) or the workers (busy).
+enum class SlotState : std::uint32_t { free = 0, busy = 1, done = 2, failed = 3 };
+
+// A claim word packs a phase's epoch (high 32 bits) with the next task index to hand out (low
+// 32 bits). Workers claim with compare-exchange, so a claim can never land in a later phase.
+constexpr std::uint64_t claim_word(std::uint32_t epoch, std::uint32_t index) {
+  return (std::uint64_t{epoch} << 32) | index;
+}
+constexpr std::uint32_t claim_epoch(std::uint64_t word) { return static_cast<std::uint32_t>(word >> 32); }
+constexpr std::uint32_t claim_index(std::uint64_t word) { return static_cast<std::uint32_t>(word); }
+
+struct alignas(64) ControlBlock {
+  std::uint32_t magic;
+  std::uint32_t slot_count;
+  std::uint32_t worker_count;
+  std::uint32_t plane_count;
+  std::uint64_t plane_capacity;       // bytes of each plane
+  std::atomic<std::uint32_t> stop;    // 1: workers finish their task and exit
+  std::atomic<std::uint32_t> work_seq;   // futex word: bumped whenever claimable work appears
+  std::atomic<std::uint32_t> idle_workers;  // workers sleeping on work_seq (no wake when 0)
+  std::atomic<std::uint32_t> event_seq;  // futex word: bumped when the coordinator should look
+};
+
+// One frame in flight. Its phases (load, stage 0 tiles, ..., store) follow one another; the
+// worker that finishes a phase's last task publishes the next one.
+struct alignas(64) SlotHeader {
+  std::atomic<std::uint64_t> claim;   // claim_word(epoch, next index)
+  std::atomic<std::uint32_t> kind;    // TaskKind of the current phase
+  std::atomic<std::uint32_t> stage;   // pipeline stage of a tile phase
+  std::atomic<std::uint32_t> total;   // tasks in the current phase
+  std::atomic<std::uint32_t> done;    // tasks of the current phase finished (or given up)
+  std::atomic<std::uint32_t> state;   // SlotState
+  std::atomic<std::uint32_t> item;    // index of the batch item in this slot
+  std::atomic<std::uint32_t> failed;  // first failure sets 1 and writes error_text
+  std::atomic<std::uint32_t> retried; // a task of this frame has been retried once already
+  std::atomic<std::uint64_t> retry;   // claim_word(epoch, index + 1) of a task to redo; 0: none
+  std::atomic<std::uint64_t> frame_seq;  // order in which frames entered: oldest served first
+  // Written by the loading worker before it publishes the first tile phase.
+  std::int32_t rows;
+  std::int32_t cols;
+  std::int32_t depth;
+  std::int32_t channels;
+  char error_text[kErrorTextSize];
+};
+
+// What each worker is doing, so the coordinator knows what a dead worker was on.
+struct alignas(64) WorkerState {
+  std::atomic<std::int32_t> pid;
+  std::atomic<std::uint32_t> slot;    // slot index + 1 while on a task (set before claiming)
+  std::atomic<std::uint64_t> task;    // the claim word it is taking / took
+  std::atomic<std::uint32_t> claimed; // 1 once the claim succeeded
+  std::atomic<std::uint32_t> kind;    // TaskKind of the task
+  std::atomic<std::uint32_t> stage;
+  std::atomic<std::uint64_t> tasks_done;
+  std::atomic<std::uint64_t> busy_ns;
+};
+
+class SegmentLayout {
+ public:
+  SegmentLayout(std::uint32_t slots, std::uint32_t workers, std::uint32_t planes,
+                std::size_t plane_capacity);
+
+  std::size_t size() const noexcept { return size_; }
+  // Writes the control block and zeroes the headers. The segment must be at least size() bytes.
+  void initialise(std::byte* base) const;
+
+  static ControlBlock& control(std::byte* base) noexcept;
+  WorkerState& worker(std::byte* base, std::uint32_t index) const noexcept;
+  SlotHeader& slot(std::byte* base, std::uint32_t index) const noexcept;
+  std::byte* plane(std::byte* base, std::uint32_t slot, std::uint32_t plane) const noexcept;
+
+  std::uint32_t slot_count() const noexcept { return slots_; }
+  std::uint32_t worker_count() const noexcept { return workers_; }
+  std::uint32_t plane_count() const noexcept { return planes_; }
+  std::size_t plane_capacity() const noexcept { return plane_capacity_; }
+
+ private:
+  std::uint32_t slots_;
+  std::uint32_t workers_;
+  std::uint32_t planes_;
+  std::size_t plane_capacity_;
+  std::size_t workers_offset_;
+  std::size_t slots_offset_;
+  std::size_t planes_offset_;
+  std::size_t plane_stride_;
+  std::size_t size_;
+};
+
+}  // namespace tilefork

@@ -1,0 +1,118 @@
+// run_batch and what all executors share: names, worker counts, the per-frame steps.
+#include "tilefork/executor.hpp"
+
+#include "frame_steps.hpp"
+#include "tilefork/errors.hpp"
+#include "tilefork/tile.hpp"
+#include "tilefork/tile_runner.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <unistd.h>
+
+namespace tilefork {
+
+std::string_view to_string(ExecutorKind kind) noexcept {
+  switch (kind) {
+    case ExecutorKind::fork: return "fork";
+    case ExecutorKind::threads: return "threads";
+    case ExecutorKind::serial: return "serial";
+  }
+  return "unknown";
+}
+
+ExecutorKind parse_executor(std::string_view text) {
+  if (text == "fork") return ExecutorKind::fork;
+  if (text == "threads") return ExecutorKind::threads;
+  if (text == "serial") return ExecutorKind::serial;
+  throw UsageError(fmt::format("unknown --executor '{}': expected fork, threads or serial", text));
+}
+
+std::size_t RunReport::failed() const {
+  return static_cast<std::size_t>(
+      std::count_if(items.begin(), items.end(), [](const ItemResult& r) { return !r.ok; }));
+}
+
+int resolve_workers(const RunOptions& options) {
+  if (options.workers > 0) return options.workers;
+  const long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  return cores > 0 ? static_cast<int>(cores) : 1;
+}
+
+RunReport run_batch(const Pipeline& pipeline, std::span<const WorkItem> items,
+                    const RunOptions& options) {
+  switch (options.executor) {
+    case ExecutorKind::serial: return run_serial(pipeline, items, options);
+    case ExecutorKind::threads: return run_threads(pipeline, items, options);
+    case ExecutorKind::fork: return run_forked(pipeline, items, options);
+  }
+  throw std::logic_error("unknown executor");
+}
+
+LoadedFrame load_frame(const Pipeline& pipeline, const WorkItem& item) {
+  LoadedFrame frame;
+  frame.image = item.image.empty() ? load_image(item.input) : item.image;
+  frame.plan = pipeline.plan({frame.image.depth(), frame.image.channels()});
+  return frame;
+}
+
+std::string describe_tile_failure(const Pipeline& pipeline, std::uint32_t stage, std::uint32_t tile,
+                                  cv::Rect rect, std::string_view what) {
+  return fmt::format("stage {} ({}), tile {} at {},{} {}x{}: {}", stage + 1,
+                     pipeline.stages().at(stage).kernel->name, tile, rect.x, rect.y, rect.width,
+                     rect.height, what);
+}
+
+std::size_t plane_bytes(const Pipeline& pipeline, const ImageInfo& info, int* planes) {
+  const FramePlan plan = pipeline.plan(info.type);
+  std::size_t bytes = 1;
+  for (const FrameType& type : plan.types) {
+    bytes = std::max(bytes, static_cast<std::size_t>(info.size.area()) * CV_ELEM_SIZE(type.cv_type()));
+  }
+  if (planes != nullptr) *planes = plan.planes;
+  return bytes;
+}
+
+}  // namespace tilefork
+
+namespace tilefork {
+
+std::uint64_t process_private_frame(const Pipeline& pipeline, const WorkItem& item, cv::Size tile,
+                                    const TileLoop& loop,
+                                    const std::function<TileRunner&()>& runner_for_this_thread,
+                                    ItemResult& result, std::uint64_t& pixels) {
+  if (!item.error.empty()) {
+    result.error = item.error;
+    return 0;
+  }
+  try {
+    LoadedFrame frame = load_frame(pipeline, item);
+    std::vector<cv::Mat> planes(frame.plan.planes);
+    planes[0] = frame.image;
+    std::uint64_t tasks = 2;
+    for (std::uint32_t s = 0; s < pipeline.stages().size(); ++s) {
+      const int in = frame.plan.in_plane[s];
+      const int out = frame.plan.out_plane[s];
+      if (out != in) planes[out].create(frame.image.size(), frame.plan.types[s + 1].cv_type());
+      const TileGrid grid(frame.image.size(), tile);
+      loop(grid.count(), [&](std::uint32_t t) {
+        try {
+          runner_for_this_thread().run(pipeline.stages()[s], planes[in], planes[out], grid.rect(t));
+        } catch (const std::exception& error) {
+          throw std::runtime_error(describe_tile_failure(pipeline, s, t, grid.rect(t), error.what()));
+        }
+      });
+      tasks += grid.count();
+    }
+    if (!item.output.empty()) store_image(planes[frame.plan.result_plane()], item.output);
+    result.ok = true;
+    pixels += static_cast<std::uint64_t>(frame.image.total());
+    return tasks;
+  } catch (const std::exception& error) {
+    result.error = error.what();
+    return 0;
+  }
+}
+
+}  // namespace tilefork

@@ -1,0 +1,475 @@
+// The fork executor: one shared segment, forked workers, and the coordinator's supervision loop.
+#include "frame_steps.hpp"
+#include "scheduler.hpp"
+#include "tilefork/errors.hpp"
+#include "tilefork/futex.hpp"
+#include "tilefork/layout.hpp"
+#include "tilefork/tile_runner.hpp"
+#include "tilefork/worker_pool.hpp"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <opencv2/core.hpp>
+#include <opencv2/core/ocl.hpp>
+#include <random>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+namespace tilefork {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::uint64_t now_ns() {
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count());
+}
+
+// Signal handlers may only set flags; these are the flags (a handler cannot take parameters).
+std::atomic<std::atomic<std::uint32_t>*> g_event_word{nullptr};
+volatile std::sig_atomic_t g_interrupted = 0;
+
+void on_child(int) {
+  if (auto* word = g_event_word.load()) {
+    word->fetch_add(1);
+    futex_wake(*word, 1);
+  }
+}
+
+void on_interrupt(int) {
+  g_interrupted = 1;
+  on_child(0);
+}
+
+// Installs the coordinator's handlers for the length of a run and restores the old ones.
+class CoordinatorSignals {
+ public:
+  explicit CoordinatorSignals(std::atomic<std::uint32_t>& event_word) {
+    g_interrupted = 0;
+    g_event_word.store(&event_word);
+    struct sigaction action{};
+    sigemptyset(&action.sa_mask);
+    action.sa_handler = on_child;
+    action.sa_flags = SA_NOCLDSTOP | SA_RESTART;
+    sigaction(SIGCHLD, &action, &old_child_);
+    action.sa_handler = on_interrupt;
+    action.sa_flags = SA_RESTART;
+    sigaction(SIGINT, &action, &old_int_);
+    sigaction(SIGTERM, &action, &old_term_);
+  }
+  ~CoordinatorSignals() {
+    sigaction(SIGCHLD, &old_child_, nullptr);
+    sigaction(SIGINT, &old_int_, nullptr);
+    sigaction(SIGTERM, &old_term_, nullptr);
+    g_event_word.store(nullptr);
+  }
+  CoordinatorSignals(const CoordinatorSignals&) = delete;
+  CoordinatorSignals& operator=(const CoordinatorSignals&) = delete;
+
+ private:
+  struct sigaction old_child_{};
+  struct sigaction old_int_{};
+  struct sigaction old_term_{};
+};
+
+// Everything a worker needs. Built before the fork, so every worker (and every replacement)
+// inherits it: paths and pipeline never cross a pipe.
+struct ForkJob {
+  const Pipeline& pipeline;
+  std::span<const WorkItem> items;
+  const SegmentLayout& layout;
+  Segment& segment;
+  cv::Size tile;
+};
+
+// The worker side: claim tasks, run them where the pixels lie, report through the segment.
+class Worker {
+ public:
+  Worker(const ForkJob& job, std::uint32_t index)
+      : job_(job),
+        index_(index),
+        scheduler_(job.layout, job.segment.data(), static_cast<std::uint32_t>(job.pipeline.stages().size()),
+                   job.tile),
+        state_(job.layout.worker(job.segment.data(), index)) {
+    if (const char* stall = std::getenv("TILEFORK_STALL")) stall_us_ = std::atoi(stall);
+    random_.seed(static_cast<unsigned>(getpid()));
+  }
+
+  void run() {
+    cv::setNumThreads(0);
+    cv::ocl::setUseOpenCL(false);
+    state_.pid.store(getpid());
+    ControlBlock& control = scheduler_.control();
+    while (true) {
+      const std::uint32_t seq = control.work_seq.load();
+      if (control.stop.load() != 0) break;
+      if (auto task = scheduler_.claim(index_)) {
+        execute(*task);
+        continue;
+      }
+      control.idle_workers.fetch_add(1);
+      futex_wait(control.work_seq, seq);
+      control.idle_workers.fetch_sub(1);
+    }
+    job_.segment.detach();
+  }
+
+ private:
+  void execute(const Task& task) {
+    const std::uint64_t begin = now_ns();
+    stall();
+    if (!scheduler_.failed(task.slot)) {
+      try {
+        switch (task.kind) {
+          case TaskKind::load: load(task); break;
+          case TaskKind::tile: tile(task); break;
+          case TaskKind::store: store(task); break;
+          case TaskKind::none: break;
+        }
+      } catch (const std::exception& error) {
+        scheduler_.fail(task.slot, error.what());
+      }
+    }
+    stall();
+    state_.busy_ns.fetch_add(now_ns() - begin, std::memory_order_relaxed);
+    state_.tasks_done.fetch_add(1, std::memory_order_relaxed);
+    // Cleared before finishing: a worker that dies in between is caught by the stall check,
+    // and a finished task is never counted twice.
+    state_.claimed.store(0);
+    state_.slot.store(0);
+    scheduler_.finish(task);
+  }
+
+  // Random pauses (TILEFORK_STALL=microseconds) to shake out races in tests.
+  void stall() {
+    if (stall_us_ > 0) {
+      std::this_thread::sleep_for(std::chrono::microseconds(random_() % static_cast<unsigned>(stall_us_)));
+    }
+  }
+
+  const FramePlan& plan_for(FrameType type) {
+    auto it = plans_.find(type.cv_type());
+    if (it == plans_.end()) it = plans_.emplace(type.cv_type(), job_.pipeline.plan(type)).first;
+    return it->second;
+  }
+
+  cv::Mat plane(const Task& task, int plane_index, FrameType type) {
+    const SlotHeader& header = scheduler_.header(task.slot);
+    return cv::Mat(header.rows, header.cols, type.cv_type(),
+                   job_.layout.plane(job_.segment.data(), task.slot, static_cast<std::uint32_t>(plane_index)));
+  }
+
+  FrameType input_type(const Task& task) const {
+    const SlotHeader& header = scheduler_.header(task.slot);
+    return {header.depth, header.channels};
+  }
+
+  void load(const Task& task) {
+    SlotHeader& header = scheduler_.header(task.slot);
+    const WorkItem& item = job_.items[header.item.load(std::memory_order_relaxed)];
+    LoadedFrame frame = load_frame(job_.pipeline, item);
+    const cv::Mat& image = frame.image;
+    for (const FrameType& type : frame.plan.types) {
+      const std::size_t bytes = image.total() * CV_ELEM_SIZE(type.cv_type());
+      if (bytes > job_.layout.plane_capacity() || frame.plan.planes > static_cast<int>(job_.layout.plane_count())) {
+        throw ImageError(fmt::format("decoded as {}x{} {}, more than its header announced ({}x{} {})",
+                                     image.cols, image.rows, to_string(frame.plan.types[0]),
+                                     item.info.size.width, item.info.size.height, to_string(item.info.type)));
+      }
+    }
+    header.rows = image.rows;
+    header.cols = image.cols;
+    header.depth = image.depth();
+    header.channels = image.channels();
+    cv::Mat destination = plane(task, 0, frame.plan.types[0]);
+    image.copyTo(destination);
+  }
+
+  void tile(const Task& task) {
+    const FramePlan& plan = plan_for(input_type(task));
+    const Stage& stage = job_.pipeline.stages()[task.stage];
+    const cv::Mat input = plane(task, plan.in_plane[task.stage], plan.types[task.stage]);
+    cv::Mat output = plane(task, plan.out_plane[task.stage], plan.types[task.stage + 1]);
+    const cv::Rect rect = scheduler_.tile_rect(task.slot, task.index());
+    try {
+      runner_.run(stage, input, output, rect);
+    } catch (const std::exception& error) {
+      throw std::runtime_error(describe_tile_failure(job_.pipeline, task.stage, task.index(), rect, error.what()));
+    }
+  }
+
+  void store(const Task& task) {
+    const SlotHeader& header = scheduler_.header(task.slot);
+    const WorkItem& item = job_.items[header.item.load(std::memory_order_relaxed)];
+    if (item.output.empty()) return;
+    const FramePlan& plan = plan_for(input_type(task));
+    store_image(plane(task, plan.result_plane(), plan.types.back()), item.output);
+  }
+
+  const ForkJob& job_;
+  std::uint32_t index_;
+  SlotScheduler scheduler_;
+  WorkerState& state_;
+  TileRunner runner_;
+  std::map<int, FramePlan> plans_;
+  int stall_us_ = 0;
+  std::minstd_rand random_;
+};
+
+// The coordinator side: hands items to free slots, collects results, replaces dead workers.
+class Coordinator {
+ public:
+  Coordinator(const ForkJob& job, const RunOptions& options, RunReport& report)
+      : job_(job),
+        options_(options),
+        report_(report),
+        scheduler_(job.layout, job.segment.data(), static_cast<std::uint32_t>(job.pipeline.stages().size()),
+                   job.tile),
+        stall_seen_(job.layout.slot_count(), ~0u) {}
+
+  void run() {
+    ControlBlock& control = scheduler_.control();
+    CoordinatorSignals signals(control.event_seq);
+    WorkerPool pool(job_.layout.worker_count(), [this](std::uint32_t index) { Worker(job_, index).run(); });
+    pool_ = &pool;
+    std::size_t next = 0;
+    std::size_t finished = 0;
+    auto last_stall_check = Clock::now();
+    while (finished < job_.items.size()) {
+      const std::uint32_t seen = control.event_seq.load();
+      if (g_interrupted != 0) {
+        report_.interrupted = true;
+        break;
+      }
+      for (const auto& death : pool.reap()) {
+        handle_death(death);
+        pool.respawn(death.index);
+        ++report_.workers_replaced;
+      }
+      for (std::uint32_t slot = 0; slot < job_.layout.slot_count(); ++slot) {
+        SlotHeader& header = scheduler_.header(slot);
+        const auto state = static_cast<SlotState>(header.state.load(std::memory_order_acquire));
+        if (state == SlotState::done || state == SlotState::failed) {
+          collect(slot, state);
+          ++finished;
+        }
+        if (static_cast<SlotState>(header.state.load(std::memory_order_relaxed)) != SlotState::free) continue;
+        // Items whose header could not be read fail here, without a slot.
+        while (next < job_.items.size() && !job_.items[next].error.empty()) {
+          report_.items[next].error = job_.items[next].error;
+          ++next;
+          ++finished;
+        }
+        if (next < job_.items.size()) {
+          scheduler_.start_frame(slot, static_cast<std::uint32_t>(next), next);
+          ++next;
+        }
+      }
+      if (Clock::now() - last_stall_check > std::chrono::milliseconds(200)) {
+        check_stalls();
+        last_stall_check = Clock::now();
+      }
+      if (finished < job_.items.size()) futex_wait(control.event_seq, seen, std::chrono::milliseconds(50));
+    }
+    control.stop.store(1);
+    scheduler_.wake_workers();
+    if (report_.interrupted) {
+      pool.kill_all();
+    } else {
+      for (const auto& death : pool.stop(std::chrono::seconds(5))) {
+        log(fmt::format("worker {} (pid {}) ended with {}", death.index, death.pid,
+                        describe_wait_status(death.status)));
+      }
+    }
+    for (std::uint32_t i = 0; i < job_.layout.worker_count(); ++i) {
+      report_.tasks += job_.layout.worker(job_.segment.data(), i).tasks_done.load();
+    }
+    if (report_.interrupted) {
+      for (auto& result : report_.items) {
+        if (!result.ok && result.error.empty()) result.error = "not processed: the run was interrupted";
+      }
+    }
+    pool_ = nullptr;
+  }
+
+ private:
+  void collect(std::uint32_t slot, SlotState state) {
+    SlotHeader& header = scheduler_.header(slot);
+    const std::uint32_t item = header.item.load(std::memory_order_relaxed);
+    ItemResult& result = report_.items[item];
+    result.ok = state == SlotState::done;
+    if (result.ok) {
+      report_.pixels += static_cast<std::uint64_t>(header.rows) * static_cast<std::uint64_t>(header.cols);
+    } else {
+      result.error = header.error_text;
+    }
+    stall_seen_[slot] = ~0u;
+    header.frame_seq.store(~std::uint64_t{0}, std::memory_order_relaxed);
+    header.state.store(static_cast<std::uint32_t>(SlotState::free), std::memory_order_release);
+  }
+
+  // A worker died: what it was doing is in its state slot. Retry that task once, then fail the
+  // frame with everything we know, and count the task as finished so the frame moves on.
+  void handle_death(const WorkerPool::Death& death) {
+    WorkerState& state = job_.layout.worker(job_.segment.data(), death.index);
+    const std::uint32_t slot_plus_one = state.slot.load();
+    const std::string how = describe_wait_status(death.status);
+    if (slot_plus_one == 0 || state.claimed.load() == 0) {
+      log(fmt::format("worker {} (pid {}) ended with {} between tasks; starting another", death.index,
+                      death.pid, how));
+      reset_worker_state(state);
+      return;
+    }
+    Task task{slot_plus_one - 1, state.task.load(), static_cast<TaskKind>(state.kind.load()), state.stage.load()};
+    SlotHeader& header = scheduler_.header(task.slot);
+    const std::uint32_t item = header.item.load(std::memory_order_relaxed);
+    const std::string where = describe_task(task);
+    reset_worker_state(state);
+    if (claim_epoch(header.claim.load()) != claim_epoch(task.claim)) return;  // phase already over
+    const std::string message = fmt::format("worker {} (pid {}) killed by {} on frame {} ({}), {}",
+                                            death.index, death.pid, how, item, job_.items[item].input, where);
+    if (scheduler_.retry(task)) {
+      log(message + "; retrying it once");
+      return;
+    }
+    log(message + "; giving up on the frame");
+    scheduler_.fail(task.slot, message);
+    scheduler_.finish(task);
+  }
+
+  std::string describe_task(const Task& task) const {
+    switch (task.kind) {
+      case TaskKind::load: return "while loading it";
+      case TaskKind::store: return "while writing it";
+      case TaskKind::tile:
+        return fmt::format("stage {} ({}), tile {}", task.stage + 1,
+                           job_.pipeline.stages().at(task.stage).kernel->name, task.index());
+      case TaskKind::none: break;
+    }
+    return "between tasks";
+  }
+
+  static void reset_worker_state(WorkerState& state) {
+    state.claimed.store(0);
+    state.slot.store(0);
+  }
+
+  // A task can be lost if a worker dies in the instant between claiming it and recording the
+  // claim. Then every task of a phase is claimed, fewer are done, no worker is on the slot, and
+  // that stays so: fail the frame and count the lost tasks so the slot comes back.
+  void check_stalls() {
+    for (std::uint32_t slot = 0; slot < job_.layout.slot_count(); ++slot) {
+      SlotHeader& header = scheduler_.header(slot);
+      if (static_cast<SlotState>(header.state.load()) != SlotState::busy) continue;
+      const std::uint64_t claim = header.claim.load();
+      const std::uint32_t total = header.total.load();
+      const std::uint32_t done = header.done.load();
+      bool stuck = claim_index(claim) >= total && done < total && header.retry.load() == 0;
+      for (std::uint32_t w = 0; stuck && w < job_.layout.worker_count(); ++w) {
+        stuck = job_.layout.worker(job_.segment.data(), w).slot.load() != slot + 1;
+      }
+      if (!stuck) {
+        stall_seen_[slot] = ~0u;
+        continue;
+      }
+      if (stall_seen_[slot] != done) {
+        stall_seen_[slot] = done;  // look again next time before acting
+        continue;
+      }
+      scheduler_.fail(slot, "a worker died while taking a task of this frame");
+      const Task lost{slot, claim, static_cast<TaskKind>(header.kind.load()), header.stage.load()};
+      for (std::uint32_t i = done; i < total; ++i) scheduler_.finish(lost);
+      stall_seen_[slot] = ~0u;
+    }
+  }
+
+  void log(const std::string& line) const {
+    std::fprintf(stderr, "tilefork: %s\n", line.c_str());
+  }
+
+  const ForkJob& job_;
+  const RunOptions& options_;
+  RunReport& report_;
+  SlotScheduler scheduler_;
+  std::vector<std::uint32_t> stall_seen_;
+  WorkerPool* pool_ = nullptr;
+};
+
+std::size_t available_memory() {
+  FILE* meminfo = std::fopen("/proc/meminfo", "r");
+  if (meminfo == nullptr) return 0;
+  char line[256];
+  std::size_t kib = 0;
+  while (std::fgets(line, sizeof line, meminfo) != nullptr) {
+    if (std::sscanf(line, "MemAvailable: %zu kB", &kib) == 1) break;
+  }
+  std::fclose(meminfo);
+  return kib * 1024;
+}
+
+}  // namespace
+
+RunReport run_forked(const Pipeline& pipeline, std::span<const WorkItem> items,
+                     const RunOptions& options) {
+  const auto start = Clock::now();
+  // Before any OpenCV call that could start threads: fork first (DESIGN.md).
+  cv::setNumThreads(0);
+  RunReport report;
+  report.items.resize(items.size());
+  const auto workers = static_cast<std::uint32_t>(resolve_workers(options));
+  report.workers = static_cast<int>(workers);
+
+  // Size the planes from the headers: every item's every stage must fit.
+  std::size_t capacity = 1;
+  int planes = 1;
+  std::size_t runnable = 0;
+  std::vector<WorkItem> checked(items.begin(), items.end());
+  for (WorkItem& item : checked) {
+    if (!item.error.empty()) continue;
+    try {
+      int item_planes = 1;
+      capacity = std::max(capacity, plane_bytes(pipeline, item.info, &item_planes));
+      planes = std::max(planes, item_planes);
+      ++runnable;
+    } catch (const std::exception& error) {
+      item.error = error.what();
+    }
+  }
+  if (runnable == 0) {
+    for (std::size_t i = 0; i < checked.size(); ++i) report.items[i].error = checked[i].error;
+    return report;
+  }
+  std::uint32_t slots = options.slots > 0 ? static_cast<std::uint32_t>(options.slots)
+                                          : std::max<std::uint32_t>(2, workers + 1);
+  slots = static_cast<std::uint32_t>(std::min<std::size_t>(slots, runnable));
+  slots = std::min<std::uint32_t>(slots, 64);
+  const SegmentLayout layout(slots, workers, static_cast<std::uint32_t>(planes), capacity);
+  const std::size_t memory = available_memory();
+  if (memory != 0 && layout.size() > memory) {
+    throw SystemError(ENOMEM, "the shared segment would not fit in memory",
+                      fmt::format("{} slots x {} planes x {:.1f} MiB = {:.1f} MiB, {:.1f} MiB available",
+                                  slots, planes, static_cast<double>(capacity) / (1 << 20),
+                                  static_cast<double>(layout.size()) / (1 << 20),
+                                  static_cast<double>(memory) / (1 << 20)),
+                      "use fewer --slots (at least 1), fewer --workers, or smaller frames");
+  }
+  Segment segment = Segment::create(options.backend, layout.size(), {.huge_pages = options.huge_pages});
+  report.segment_bytes = segment.size();
+  layout.initialise(segment.data());
+  if (const int threads = thread_count(); threads > 1) {
+    std::fprintf(stderr, "tilefork: warning: the coordinator has %d threads before forking workers\n", threads);
+  }
+  const ForkJob job{pipeline, checked, layout, segment, options.tile};
+  Coordinator(job, options, report).run();
+  segment.detach();
+  report.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  return report;
+}
+
+}  // namespace tilefork

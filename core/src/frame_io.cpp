@@ -1,0 +1,338 @@
+// Decoding frames, encoding them, and writing output files so that no reader ever sees a partial one.
+#include "tilefork/frame_io.hpp"
+
+#include <fmt/format.h>
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <span>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+namespace tilefork {
+namespace {
+
+std::string errno_text(int err) { return std::system_category().message(err); }
+
+// ---- encoding -------------------------------------------------------------------------------
+
+// Fixed here because store_image takes no options yet: JPEG at OpenCV's usual quality; PNG at
+// level 3, which costs little more time than OpenCV's default (1) and gives smaller files.
+constexpr int jpeg_quality = 95;
+constexpr int png_compression = 3;
+constexpr int tiff_lzw = 5;  // COMPRESSION_LZW in libtiff's numbering
+
+// The sample depths a format stores as they are. OpenCV converts any other depth with
+// saturate_cast before encoding, which silently clips a 16-bit or float frame into garbage
+// (a 0..1 float image becomes black), so such a store is refused instead. Formats not listed
+// either store every depth (TIFF) or convert to float without loss (EXR, HDR, PFM).
+struct StoredDepths {
+  std::string_view extension;
+  std::string_view format;
+  unsigned depths;  // bit d set: stores depth d (CV_8U = 0, CV_16U = 2)
+  std::string_view depth_names;
+};
+
+constexpr unsigned depth_bit(int depth) { return 1u << depth; }
+constexpr unsigned u8 = depth_bit(CV_8U);
+constexpr unsigned u8_u16 = depth_bit(CV_8U) | depth_bit(CV_16U);
+
+constexpr StoredDepths stored_depths[] = {
+    {".png", "PNG", u8_u16, "8- or 16-bit unsigned"},
+    {".jpg", "JPEG", u8, "8-bit unsigned"},
+    {".jpeg", "JPEG", u8, "8-bit unsigned"},
+    {".jpe", "JPEG", u8, "8-bit unsigned"},
+    {".bmp", "BMP", u8, "8-bit unsigned"},
+    {".dib", "BMP", u8, "8-bit unsigned"},
+    {".webp", "WebP", u8, "8-bit unsigned"},
+    {".ppm", "PNM", u8_u16, "8- or 16-bit unsigned"},
+    {".pgm", "PNM", u8_u16, "8- or 16-bit unsigned"},
+    {".pnm", "PNM", u8_u16, "8- or 16-bit unsigned"},
+    {".pbm", "PBM", u8, "8-bit unsigned"},
+    {".ras", "Sun raster", u8, "8-bit unsigned"},
+    {".sr", "Sun raster", u8, "8-bit unsigned"},
+};
+
+std::string lower_case_extension(const std::string& path) {
+  std::string extension = std::filesystem::path(path).extension().string();
+  std::transform(extension.begin(), extension.end(), extension.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return extension;
+}
+
+std::vector<int> encoder_parameters(std::string_view extension) {
+  if (extension == ".jpg" || extension == ".jpeg" || extension == ".jpe") {
+    return {cv::IMWRITE_JPEG_QUALITY, jpeg_quality};
+  }
+  if (extension == ".png") return {cv::IMWRITE_PNG_COMPRESSION, png_compression};
+  if (extension == ".tif" || extension == ".tiff") {
+    // Without an explicit compression OpenCV 4.6 stores 3-channel float frames as LogLuv
+    // (SGILOG), which is lossy (0 comes back as -0.006). Naming any compression makes it
+    // write plain floats; LZW is what it uses for the other types anyway.
+    return {cv::IMWRITE_TIFF_COMPRESSION, tiff_lzw};
+  }
+  return {};
+}
+
+std::vector<std::uint8_t> encode(const cv::Mat& image, const std::string& path) {
+  const std::string extension = lower_case_extension(path);
+  if (extension.empty() || extension == ".") {
+    throw ImageError(fmt::format(
+        "cannot write '{}': the name has no extension to choose the format by; end it in .png, "
+        ".tif, .jpg, .webp, .bmp or .ppm",
+        path));
+  }
+  if (!cv::haveImageWriter(extension)) {
+    throw ImageError(fmt::format(
+        "cannot write '{}': OpenCV has no encoder for '{}'; use .png, .tif, .jpg, .webp, .bmp "
+        "or .ppm",
+        path, extension));
+  }
+  if (image.empty()) throw ImageError(fmt::format("cannot write '{}': the image is empty", path));
+  const FrameType type{image.depth(), image.channels()};
+  if (type.channels != 1 && type.channels != 3 && type.channels != 4) {
+    throw ImageError(fmt::format(
+        "cannot write '{}': the image is {}; OpenCV writes images of 1, 3 or 4 channels", path,
+        to_string(type)));
+  }
+  for (const StoredDepths& format : stored_depths) {
+    if (format.extension == extension && (format.depths & depth_bit(type.depth)) == 0) {
+      throw ImageError(fmt::format(
+          "cannot write '{}': {} stores {} samples and the image is {}, which OpenCV would "
+          "clip; write .tif, or convert the frame in the pipeline first",
+          path, format.format, format.depth_names, to_string(type)));
+    }
+  }
+  std::vector<std::uint8_t> bytes;
+  try {
+    if (!cv::imencode(extension, image, bytes, encoder_parameters(extension))) {
+      throw ImageError(fmt::format("cannot encode '{}': OpenCV's encoder for '{}' failed on {}",
+                                   path, extension, to_string(type)));
+    }
+  } catch (const cv::Exception& e) {
+    throw ImageError(fmt::format("cannot encode '{}' ({}): {}", path, to_string(type), e.err));
+  }
+  return bytes;
+}
+
+// ---- writing --------------------------------------------------------------------------------
+
+// What the user can do about a failed write, chosen by errno.
+std::string write_hint(int err, const std::filesystem::path& folder) {
+  const std::string name = folder.string();
+  switch (err) {
+    case ENOENT: {
+      struct stat st {};
+      if (::stat(name.c_str(), &st) != 0) {
+        return fmt::format("; the folder '{}' does not exist, create it first", name);
+      }
+      return fmt::format("; the folder '{}' does not take new files, write elsewhere", name);
+    }
+    case EACCES:
+    case EPERM:
+      return fmt::format("; you may not create files in '{}', check its permissions or write "
+                         "elsewhere",
+                         name);
+    case ENOSPC:
+    case EDQUOT:
+      return fmt::format("; the file system holding '{}' is full, free some space or write "
+                         "elsewhere",
+                         name);
+    case EROFS: return fmt::format("; '{}' is on a read-only file system, write elsewhere", name);
+    case ENOTDIR: return fmt::format("; a part of '{}' is not a folder", name);
+    case EISDIR: return "; that name is a folder, choose a file name";
+    case ENAMETOOLONG: return "; choose a shorter name";
+    default: return {};
+  }
+}
+
+[[noreturn]] void throw_write_error(const std::string& path, const std::filesystem::path& folder,
+                                    int err) {
+  throw ImageError(
+      fmt::format("cannot write '{}': {}{}", path, errno_text(err), write_hint(err, folder)));
+}
+
+// Owns a file descriptor; closing on the way out of a failure cannot make matters worse.
+class Descriptor {
+ public:
+  explicit Descriptor(int fd) : fd_(fd) {}
+  ~Descriptor() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Descriptor(const Descriptor&) = delete;
+  Descriptor& operator=(const Descriptor&) = delete;
+
+  int get() const { return fd_; }
+  // Closes now and returns 0 or the errno of a write error the file system reports only at
+  // close (NFS, quotas). EINTR is not an error: Linux has closed the descriptor anyway.
+  int close() {
+    const int fd = fd_;
+    fd_ = -1;
+    return ::close(fd) == 0 || errno == EINTR ? 0 : errno;
+  }
+
+ private:
+  int fd_;
+};
+
+// Returns 0 or an errno.
+int write_all(int fd, std::span<const std::uint8_t> bytes) {
+  while (!bytes.empty()) {
+    const ssize_t written =
+        ::write(fd, bytes.data(), std::min<std::size_t>(bytes.size(), std::size_t{1} << 30));
+    if (written < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    if (written == 0) return EIO;  // a regular file never does this; do not spin on it
+    bytes = bytes.subspan(static_cast<std::size_t>(written));
+  }
+  return 0;
+}
+
+std::atomic<std::uint64_t> temporary_serial{0};
+
+// ".<name>.tilefork-<pid>-<n>" beside the output: hidden, on the same file system so that
+// rename() is atomic, and unique per process and call. The name part is cut so the whole
+// stays within NAME_MAX (255).
+std::filesystem::path temporary_name(const std::filesystem::path& folder, const std::string& name) {
+  return folder / fmt::format(".{}.tilefork-{}-{}", name.substr(0, 200), ::getpid(),
+                              temporary_serial.fetch_add(1));
+}
+
+// Cleanup never throws: a temporary that cannot be removed is reported and left.
+void remove_quietly(const std::filesystem::path& temporary) noexcept {
+  if (::unlink(temporary.c_str()) == 0 || errno == ENOENT) return;
+  const int err = errno;
+  try {
+    fmt::print(stderr, "tilefork: could not remove temporary file '{}': {}\n", temporary.string(),
+               errno_text(err));
+  } catch (...) {
+    // Nothing sensible is left to do when even the report fails.
+  }
+}
+
+// Moves the complete temporary file onto `path`, replacing any file there atomically.
+void publish(const std::filesystem::path& temporary, const std::string& path,
+             const std::filesystem::path& folder, Descriptor& file) {
+  if (const int err = file.close(); err != 0) {
+    remove_quietly(temporary);
+    throw_write_error(path, folder, err);
+  }
+  if (::rename(temporary.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    remove_quietly(temporary);
+    throw_write_error(path, folder, err);
+  }
+}
+
+// How often a temporary name taken by someone else (a writer with our pid that was killed)
+// is skipped before giving up.
+constexpr int name_attempts = 100;
+
+// The bytes go to an unnamed file (O_TMPFILE), so a writer killed at any point leaves nothing;
+// only the complete file is linked under a temporary name and renamed onto `path` (linkat
+// cannot replace an existing file). Returns false when the file system has no unnamed files.
+bool write_unnamed(const std::string& path, const std::filesystem::path& folder,
+                   const std::string& name, std::span<const std::uint8_t> bytes) {
+  Descriptor file(::open(folder.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644));
+  if (file.get() < 0) {
+    const int err = errno;
+    // EOPNOTSUPP: this file system cannot; EISDIR: the kernel predates O_TMPFILE.
+    if (err == EOPNOTSUPP || err == EISDIR) return false;
+    throw_write_error(path, folder, err);
+  }
+  if (const int err = write_all(file.get(), bytes); err != 0) throw_write_error(path, folder, err);
+
+  // Linking through /proc needs no privilege, unlike linkat(AT_EMPTY_PATH).
+  const std::string unnamed = fmt::format("/proc/self/fd/{}", file.get());
+  for (int attempt = 1;; ++attempt) {
+    const std::filesystem::path temporary = temporary_name(folder, name);
+    if (::linkat(AT_FDCWD, unnamed.c_str(), AT_FDCWD, temporary.c_str(), AT_SYMLINK_FOLLOW) == 0) {
+      publish(temporary, path, folder, file);
+      return true;
+    }
+    const int err = errno;
+    if (err == EEXIST && attempt < name_attempts) continue;
+    if (err == ENOENT && ::access("/proc/self/fd", F_OK) != 0) return false;  // no /proc here
+    throw_write_error(path, folder, err);
+  }
+}
+
+// The fallback: a named hidden temporary file, renamed onto `path` when complete. A writer
+// killed before the rename leaves the temporary behind, never a partial `path`.
+void write_named(const std::string& path, const std::filesystem::path& folder,
+                 const std::string& name, std::span<const std::uint8_t> bytes) {
+  for (int attempt = 1;; ++attempt) {
+    const std::filesystem::path temporary = temporary_name(folder, name);
+    Descriptor file(::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+    if (file.get() < 0) {
+      const int err = errno;
+      if (err == EEXIST && attempt < name_attempts) continue;
+      throw_write_error(path, folder, err);
+    }
+    if (const int err = write_all(file.get(), bytes); err != 0) {
+      remove_quietly(temporary);
+      throw_write_error(path, folder, err);
+    }
+    publish(temporary, path, folder, file);
+    return;
+  }
+}
+
+void write_atomically(const std::string& path, std::span<const std::uint8_t> bytes) {
+  const std::filesystem::path target(path);
+  const std::string name = target.filename().string();
+  if (name.empty() || name == "." || name == "..") {
+    throw ImageError(fmt::format("cannot write '{}': it names a folder, not a file", path));
+  }
+  const std::filesystem::path folder = target.has_parent_path() ? target.parent_path() : ".";
+  if (!write_unnamed(path, folder, name, bytes)) write_named(path, folder, name, bytes);
+}
+
+}  // namespace
+
+std::size_t ImageInfo::max_bytes() const {
+  return static_cast<std::size_t>(size.width) * static_cast<std::size_t>(size.height) *
+         static_cast<std::size_t>(type.channels) * static_cast<std::size_t>(CV_ELEM_SIZE1(type.depth));
+}
+
+cv::Mat load_image(const std::string& path) {
+  cv::Mat image;
+  try {
+    image = cv::imread(path, cv::IMREAD_UNCHANGED);
+  } catch (const cv::Exception& e) {
+    throw ImageError(fmt::format("cannot decode '{}': {}", path, e.err));
+  }
+  if (!image.empty()) return image;
+
+  // imread does not say why it failed: tell a missing or unreadable file from a corrupt one.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) {
+    const int err = errno;
+    throw ImageError(fmt::format("cannot read '{}': {}", path, errno_text(err)));
+  }
+  struct stat st {};
+  const bool is_directory = ::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
+  ::close(fd);
+  if (is_directory) throw ImageError(fmt::format("'{}' is a directory, not an image file", path));
+  throw ImageError(fmt::format("cannot decode '{}': corrupt or unsupported image", path));
+}
+
+void store_image(const cv::Mat& image, const std::string& path) {
+  write_atomically(path, encode(image, path));
+}
+
+}  // namespace tilefork

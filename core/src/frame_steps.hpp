@@ -1,0 +1,42 @@
+// The steps of one frame that every executor shares: load and plan, describe failures.
+#pragma once
+
+#include "tilefork/executor.hpp"
+
+#include <string>
+
+namespace tilefork {
+
+struct LoadedFrame {
+  cv::Mat image;
+  FramePlan plan;
+};
+
+// Decodes the item and plans the pipeline for the decoded type. Throws ImageError (unreadable or
+// corrupt input) or UsageError (a stage cannot take the frame's type).
+LoadedFrame load_frame(const Pipeline& pipeline, const WorkItem& item);
+
+// "stage 2 (gaussian), tile 12 at 64,0 64x64: <what>"
+std::string describe_tile_failure(const Pipeline& pipeline, std::uint32_t stage, std::uint32_t tile,
+                                  cv::Rect rect, std::string_view what);
+
+// Bytes of the largest plane that frames of `info` need through `pipeline` (planned from the
+// probed type, which bounds the decoded one). Throws UsageError when the pipeline cannot take it.
+std::size_t plane_bytes(const Pipeline& pipeline, const ImageInfo& info, int* planes);
+
+}  // namespace tilefork
+
+#include <functional>
+
+namespace tilefork {
+
+// Runs `task(index)` for every index below `count`: in a loop (serial) or in parallel (threads).
+using TileLoop = std::function<void(std::uint32_t count, const std::function<void(std::uint32_t)>& task)>;
+// The whole of one item in private memory (serial and threads executors): load, every stage tile
+// by tile through `runner_for_this_thread()`, store. Fills `result`; returns the tasks run.
+std::uint64_t process_private_frame(const Pipeline& pipeline, const WorkItem& item, cv::Size tile,
+                                    const TileLoop& loop,
+                                    const std::function<class TileRunner&()>& runner_for_this_thread,
+                                    ItemResult& result, std::uint64_t& pixels);
+
+}  // namespace tilefork

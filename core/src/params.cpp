@@ -1,0 +1,130 @@
+// Parameter values parsed from pipeline text and checked against a kernel's table.
+#include "tilefork/errors.hpp"
+#include "tilefork/kernel.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <charconv>
+#include <cmath>
+#include <opencv2/core.hpp>
+#include <stdexcept>
+
+namespace tilefork {
+namespace {
+
+std::string format_number(double value, ParamType type) {
+  if (type == ParamType::integer) return fmt::format("{}", static_cast<long long>(value));
+  return fmt::format("{:g}", value);
+}
+
+double parse_number(std::string_view kernel, const ParamSpec& spec, std::string_view text) {
+  double value = 0;
+  const auto* end = text.data() + text.size();
+  const auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (ec != std::errc{} || ptr != end || !std::isfinite(value)) {
+    throw UsageError(fmt::format("{}: parameter '{}' takes a number, not '{}' ({})", kernel,
+                                 spec.name, text, spec.help));
+  }
+  if (spec.type == ParamType::integer && value != std::floor(value)) {
+    throw UsageError(fmt::format("{}: parameter '{}' takes a whole number, not '{}'", kernel,
+                                 spec.name, text));
+  }
+  if (value < spec.min || value > spec.max) {
+    throw UsageError(fmt::format("{}: parameter '{}' = {} is out of range: expected {}", kernel,
+                                 spec.name, text, spec.describe_range()));
+  }
+  if (spec.odd && !(spec.min == 0 && value == 0) && static_cast<long long>(value) % 2 == 0) {
+    throw UsageError(fmt::format("{}: parameter '{}' = {} must be odd{}", kernel, spec.name, text,
+                                 spec.min == 0 ? " (or 0)" : ""));
+  }
+  return value;
+}
+
+double parse_choice(std::string_view kernel, const ParamSpec& spec, std::string_view text) {
+  for (std::size_t i = 0; i < spec.choices.size(); ++i) {
+    if (spec.choices[i] == text) return static_cast<double>(i);
+  }
+  throw UsageError(fmt::format("{}: parameter '{}' = '{}' is not one of: {}", kernel, spec.name,
+                               text, fmt::join(spec.choices, ", ")));
+}
+
+}  // namespace
+
+std::string ParamSpec::describe_default() const {
+  if (type == ParamType::choice) return std::string(choices.at(static_cast<std::size_t>(default_value)));
+  return format_number(default_value, type);
+}
+
+std::string ParamSpec::describe_range() const {
+  if (type == ParamType::choice) return fmt::format("{}", fmt::join(choices, "|"));
+  return fmt::format("{}..{}{}", format_number(min, type), format_number(max, type),
+                     odd ? (min == 0 ? ", odd or 0" : ", odd") : "");
+}
+
+Params::Params(std::string_view kernel, std::span<const ParamSpec> table,
+               const std::vector<std::pair<std::string, std::string>>& assignments) {
+  values_.reserve(table.size());
+  for (const auto& spec : table) values_.push_back({&spec, spec.default_value});
+  for (const auto& [name, text] : assignments) {
+    auto it = std::find_if(values_.begin(), values_.end(),
+                           [&](const Value& v) { return v.spec->name == name; });
+    if (it == values_.end()) {
+      std::vector<std::string_view> names;
+      for (const auto& spec : table) names.push_back(spec.name);
+      throw UsageError(fmt::format("{}: unknown parameter '{}' (it takes: {})", kernel, name,
+                                   names.empty() ? "no parameters" : fmt::format("{}", fmt::join(names, ", "))));
+    }
+    it->number = it->spec->type == ParamType::choice ? parse_choice(kernel, *it->spec, text)
+                                                     : parse_number(kernel, *it->spec, text);
+  }
+}
+
+const Params::Value& Params::find(std::string_view name, ParamType type) const {
+  for (const auto& value : values_) {
+    if (value.spec->name == name && value.spec->type == type) return value;
+  }
+  throw std::out_of_range(fmt::format("kernel has no parameter '{}' of that type", name));
+}
+
+int Params::integer(std::string_view name) const {
+  return static_cast<int>(find(name, ParamType::integer).number);
+}
+
+double Params::real(std::string_view name) const { return find(name, ParamType::real).number; }
+
+std::string_view Params::choice(std::string_view name) const {
+  const auto& value = find(name, ParamType::choice);
+  return value.spec->choices.at(static_cast<std::size_t>(value.number));
+}
+
+std::string Params::describe() const {
+  std::vector<std::string> parts;
+  for (const auto& value : values_) {
+    const auto& spec = *value.spec;
+    parts.push_back(fmt::format(
+        "{}={}", spec.name,
+        spec.type == ParamType::choice ? std::string(spec.choices.at(static_cast<std::size_t>(value.number)))
+                                       : format_number(value.number, spec.type)));
+  }
+  return fmt::format("{}", fmt::join(parts, " "));
+}
+
+int FrameType::cv_type() const { return CV_MAKETYPE(depth, channels); }
+
+std::string to_string(FrameType type) {
+  const char* depth = "unknown-depth";
+  switch (type.depth) {
+    case CV_8U: depth = "8-bit"; break;
+    case CV_8S: depth = "8-bit signed"; break;
+    case CV_16U: depth = "16-bit"; break;
+    case CV_16S: depth = "16-bit signed"; break;
+    case CV_32S: depth = "32-bit integer"; break;
+    case CV_32F: depth = "32-bit float"; break;
+    case CV_64F: depth = "64-bit float"; break;
+    default: break;
+  }
+  return fmt::format("{} {}-channel", depth, type.channels);
+}
+
+}  // namespace tilefork

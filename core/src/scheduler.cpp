@@ -1,0 +1,178 @@
+// The slot state machine: claiming tasks, finishing phases, failures and retries.
+#include "scheduler.hpp"
+
+#include "tilefork/futex.hpp"
+
+#include <algorithm>
+#include <climits>
+#include <cstring>
+
+namespace tilefork {
+
+SlotScheduler::SlotScheduler(const SegmentLayout& layout, std::byte* base,
+                             std::uint32_t stage_count, cv::Size tile)
+    : layout_(layout), base_(base), stage_count_(stage_count), tile_(tile) {}
+
+void SlotScheduler::wake_workers() {
+  auto& control_block = control();
+  control_block.work_seq.fetch_add(1);
+  if (control_block.idle_workers.load() > 0) futex_wake(control_block.work_seq, INT_MAX);
+}
+
+void SlotScheduler::notify_coordinator() {
+  auto& control_block = control();
+  control_block.event_seq.fetch_add(1);
+  futex_wake(control_block.event_seq, 1);
+}
+
+void SlotScheduler::publish(std::uint32_t slot, TaskKind kind, std::uint32_t stage,
+                            std::uint32_t total) {
+  SlotHeader& header = this->header(slot);
+  const std::uint32_t epoch = claim_epoch(header.claim.load(std::memory_order_relaxed)) + 1;
+  // Nobody touches these until the release store of the new claim word below.
+  header.done.store(0, std::memory_order_relaxed);
+  header.kind.store(static_cast<std::uint32_t>(kind), std::memory_order_relaxed);
+  header.stage.store(stage, std::memory_order_relaxed);
+  header.total.store(total, std::memory_order_relaxed);
+  header.claim.store(claim_word(epoch, 0), std::memory_order_release);
+  if (total == 0) {
+    advance(slot);
+    return;
+  }
+  wake_workers();
+}
+
+void SlotScheduler::start_frame(std::uint32_t slot, std::uint32_t item, std::uint64_t frame_seq) {
+  SlotHeader& header = this->header(slot);
+  header.item.store(item, std::memory_order_relaxed);
+  header.failed.store(0, std::memory_order_relaxed);
+  header.retried.store(0, std::memory_order_relaxed);
+  header.retry.store(0, std::memory_order_relaxed);
+  header.error_text[0] = '\0';
+  header.frame_seq.store(frame_seq, std::memory_order_relaxed);
+  header.state.store(static_cast<std::uint32_t>(SlotState::busy), std::memory_order_relaxed);
+  publish(slot, TaskKind::load, 0, 1);
+}
+
+std::optional<Task> SlotScheduler::claim_in(std::uint32_t slot, WorkerState& state) {
+  SlotHeader& header = this->header(slot);
+  // A task given back by the coordinator after its worker died comes first.
+  std::uint64_t retry_word = header.retry.load(std::memory_order_acquire);
+  while (retry_word != 0) {
+    const std::uint64_t current = header.claim.load(std::memory_order_acquire);
+    if (claim_epoch(retry_word) != claim_epoch(current)) break;
+    const std::uint64_t task_word = retry_word - 1;  // index + 1 was stored
+    state.task.store(task_word);
+    state.slot.store(slot + 1);
+    if (header.retry.compare_exchange_strong(retry_word, 0, std::memory_order_acq_rel)) {
+      const auto kind = static_cast<TaskKind>(header.kind.load(std::memory_order_relaxed));
+      const std::uint32_t stage = header.stage.load(std::memory_order_relaxed);
+      state.claimed.store(1);
+      state.kind.store(static_cast<std::uint32_t>(kind), std::memory_order_relaxed);
+      state.stage.store(stage, std::memory_order_relaxed);
+      return Task{slot, task_word, kind, stage};
+    }
+    state.slot.store(0);
+  }
+  std::uint64_t word = header.claim.load(std::memory_order_acquire);
+  while (true) {
+    // Read after the acquire of `word`: they belong to its epoch or a later one, and the
+    // compare-exchange below fails if the epoch has moved on.
+    const auto kind = static_cast<TaskKind>(header.kind.load(std::memory_order_relaxed));
+    const std::uint32_t stage = header.stage.load(std::memory_order_relaxed);
+    const std::uint32_t total = header.total.load(std::memory_order_relaxed);
+    if (kind == TaskKind::none || claim_index(word) >= total) return std::nullopt;
+    state.task.store(word);
+    state.slot.store(slot + 1);
+    if (header.claim.compare_exchange_weak(word, word + 1, std::memory_order_acq_rel,
+                                           std::memory_order_acquire)) {
+      state.claimed.store(1);
+      state.kind.store(static_cast<std::uint32_t>(kind), std::memory_order_relaxed);
+      state.stage.store(stage, std::memory_order_relaxed);
+      return Task{slot, word, kind, stage};
+    }
+    state.slot.store(0);
+  }
+}
+
+std::optional<Task> SlotScheduler::claim(std::uint32_t worker) {
+  WorkerState& state = layout_.worker(base_, worker);
+  state.claimed.store(0);
+  // Oldest frame first, so frames finish (and free their slots) in the order they came.
+  const std::uint32_t slots = layout_.slot_count();
+  std::uint32_t order[64];
+  const std::uint32_t count = std::min<std::uint32_t>(slots, 64);
+  for (std::uint32_t i = 0; i < count; ++i) order[i] = i;
+  std::sort(order, order + count, [&](std::uint32_t a, std::uint32_t b) {
+    return header(a).frame_seq.load(std::memory_order_relaxed) <
+           header(b).frame_seq.load(std::memory_order_relaxed);
+  });
+  for (std::uint32_t i = 0; i < count; ++i) {
+    if (header(order[i]).state.load(std::memory_order_acquire) !=
+        static_cast<std::uint32_t>(SlotState::busy)) {
+      continue;
+    }
+    if (auto task = claim_in(order[i], state)) return task;
+  }
+  return std::nullopt;
+}
+
+void SlotScheduler::finish(const Task& task) {
+  SlotHeader& header = this->header(task.slot);
+  const std::uint32_t total = header.total.load(std::memory_order_relaxed);
+  if (header.done.fetch_add(1, std::memory_order_acq_rel) + 1 == total) advance(task.slot);
+}
+
+void SlotScheduler::advance(std::uint32_t slot) {
+  SlotHeader& header = this->header(slot);
+  const auto kind = static_cast<TaskKind>(header.kind.load(std::memory_order_relaxed));
+  const std::uint32_t stage = header.stage.load(std::memory_order_relaxed);
+  auto finish_frame = [&](SlotState state) {
+    header.kind.store(static_cast<std::uint32_t>(TaskKind::none), std::memory_order_relaxed);
+    header.state.store(static_cast<std::uint32_t>(state), std::memory_order_release);
+    notify_coordinator();
+  };
+  if (failed(slot)) return finish_frame(SlotState::failed);
+  if (kind == TaskKind::store) return finish_frame(SlotState::done);
+  const std::uint32_t next_stage = kind == TaskKind::load ? 0 : stage + 1;
+  if (next_stage < stage_count_) {
+    publish(slot, TaskKind::tile, next_stage, tile_count(slot));
+  } else {
+    publish(slot, TaskKind::store, 0, 1);
+  }
+}
+
+void SlotScheduler::fail(std::uint32_t slot, std::string_view message) {
+  SlotHeader& header = this->header(slot);
+  std::uint32_t expected = 0;
+  if (!header.failed.compare_exchange_strong(expected, 2, std::memory_order_acq_rel)) return;
+  const std::size_t length = std::min(message.size(), kErrorTextSize - 1);
+  std::memcpy(header.error_text, message.data(), length);
+  header.error_text[length] = '\0';
+  header.failed.store(1, std::memory_order_release);
+}
+
+bool SlotScheduler::failed(std::uint32_t slot) const {
+  return header(slot).failed.load(std::memory_order_acquire) != 0;
+}
+
+bool SlotScheduler::retry(const Task& task) {
+  SlotHeader& header = this->header(task.slot);
+  std::uint32_t expected = 0;
+  if (!header.retried.compare_exchange_strong(expected, 1)) return false;
+  header.retry.store(task.claim + 1, std::memory_order_release);
+  wake_workers();
+  return true;
+}
+
+std::uint32_t SlotScheduler::tile_count(std::uint32_t slot) const {
+  const SlotHeader& header = this->header(slot);
+  return TileGrid({header.cols, header.rows}, tile_).count();
+}
+
+cv::Rect SlotScheduler::tile_rect(std::uint32_t slot, std::uint32_t index) const {
+  const SlotHeader& header = this->header(slot);
+  return TileGrid({header.cols, header.rows}, tile_).rect(index);
+}
+
+}  // namespace tilefork

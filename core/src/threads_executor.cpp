@@ -1,0 +1,47 @@
+// The threads executor: oneTBB in one process, the same frames, kernels and tiles as fork.
+#include "frame_steps.hpp"
+#include "tilefork/tile_runner.hpp"
+
+#include <tbb/enumerable_thread_specific.h>
+#include <tbb/global_control.h>
+#include <tbb/parallel_for.h>
+#include <tbb/task_arena.h>
+
+#include <atomic>
+#include <chrono>
+#include <opencv2/core/utility.hpp>
+
+namespace tilefork {
+
+RunReport run_threads(const Pipeline& pipeline, std::span<const WorkItem> items,
+                      const RunOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  // OpenCV's own threads would compete with ours; every kernel call stays on its thread.
+  cv::setNumThreads(0);
+  RunReport report;
+  report.workers = resolve_workers(options);
+  report.items.resize(items.size());
+  tbb::enumerable_thread_specific<TileRunner> runners;
+  std::atomic<std::uint64_t> tasks{0};
+  std::atomic<std::uint64_t> pixels{0};
+  const TileLoop in_parallel = [](std::uint32_t count, const std::function<void(std::uint32_t)>& task) {
+    tbb::parallel_for(std::uint32_t{0}, count, [&](std::uint32_t i) { task(i); });
+  };
+  tbb::task_arena arena(report.workers);
+  arena.execute([&] {
+    // Frames in parallel (I/O overlaps filtering) and tiles within each frame in parallel.
+    tbb::parallel_for(std::size_t{0}, items.size(), [&](std::size_t i) {
+      std::uint64_t frame_pixels = 0;
+      tasks += process_private_frame(pipeline, items[i], options.tile, in_parallel,
+                                     [&]() -> TileRunner& { return runners.local(); },
+                                     report.items[i], frame_pixels);
+      pixels += frame_pixels;
+    });
+  });
+  report.tasks = tasks;
+  report.pixels = pixels;
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return report;
+}
+
+}  // namespace tilefork

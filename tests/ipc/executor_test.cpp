@@ -1,0 +1,102 @@
+// Every executor, backend, worker count and tile size gives the oracle's bytes, and leaks nothing.
+#include "common/batch.hpp"
+#include "common/frames.hpp"
+#include "common/oracle.hpp"
+#include "common/shm_census.hpp"
+#include "tilefork/executor.hpp"
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <opencv2/core/utility.hpp>
+#include <opencv2/imgcodecs.hpp>
+
+namespace tilefork {
+namespace {
+
+struct Setup {
+  ExecutorKind executor;
+  Backend backend;
+};
+
+std::string name_of(const ::testing::TestParamInfo<Setup>& param_info) {
+  std::string name(to_string(param_info.param.executor));
+  if (param_info.param.executor == ExecutorKind::fork) name += "_" + std::string(to_string(param_info.param.backend));
+  return name;
+}
+
+const char* const kPipelines[] = {
+    "gaussian sigma=1.5 | median ksize=5 | sobel | threshold value=40 | invert",
+    "gray | box ksize=5 | threshold value=100 type=tozero | gaussian sigma=0.7 ksize=3",
+};
+
+class ExecutorTest : public ::testing::TestWithParam<Setup> {
+ protected:
+  static void SetUpTestSuite() {
+    cv::setNumThreads(0);
+    register_builtin_kernels();
+  }
+
+  // Runs `pipeline` over the frames with each worker count and tile size, comparing every output
+  // with the oracle on the whole frame.
+  void check(const std::vector<std::pair<std::string, cv::Mat>>& frames, const std::vector<cv::Size>& tiles) {
+    const test::ShmCensus before = test::ShmCensus::take();
+    const std::vector<int> worker_counts =
+        GetParam().executor == ExecutorKind::serial ? std::vector<int>{1} : std::vector<int>{1, 2, 3};
+    for (const char* pipeline_text : kPipelines) {
+      const Pipeline pipeline = Pipeline::parse(pipeline_text);
+      for (const int workers : worker_counts) {
+        for (const cv::Size tile : tiles) {
+          const std::string out = fmt::format("out-{}-{}x{}", workers, tile.width, tile.height);
+          const auto items = test::write_batch(dir_, frames, out);
+          RunOptions options;
+          options.executor = GetParam().executor;
+          options.backend = GetParam().backend;
+          options.workers = workers;
+          options.tile = tile;
+          const RunReport report = run_batch(pipeline, items, options);
+          const std::string where = fmt::format("pipeline \"{}\", {} workers, tile {}x{}", pipeline_text,
+                                                workers, tile.width, tile.height);
+          ASSERT_EQ(report.items.size(), items.size()) << where;
+          for (std::size_t i = 0; i < items.size(); ++i) {
+            ASSERT_TRUE(report.items[i].ok) << where << ": " << items[i].input << ": " << report.items[i].error;
+            const cv::Mat expected = test::oracle(pipeline_text, frames[i].second);
+            const cv::Mat actual = cv::imread(items[i].output, cv::IMREAD_UNCHANGED);
+            EXPECT_EQ(test::difference(expected, actual), "")
+                << where << ", frame " << frames[i].first << " " << test::describe(frames[i].second);
+          }
+        }
+      }
+    }
+    EXPECT_EQ(test::ShmCensus::take().leaked_since(before), std::vector<std::string>{});
+  }
+
+  test::TempDir dir_;
+};
+
+TEST_P(ExecutorTest, SmallFramesTinyTiles) {
+  check({{"one", test::random_frame({1, 1}, CV_8UC3, 1)},
+         {"two_by_three", test::random_frame({2, 3}, CV_8UC1, 2)},
+         {"odd_gray", test::random_frame({37, 23}, CV_8UC1, 3)},
+         {"odd_colour", test::photo_like_frame({45, 31}, CV_8UC3, 4)}},
+        {{1, 1}, {7, 5}});
+}
+
+TEST_P(ExecutorTest, PhotoFramesUsualTiles) {
+  check({{"photo", test::sample_photo("Garden.jpg", {1283, 997})},
+         {"gray_noise", test::random_frame({301, 257}, CV_8UC1, 5)},
+         {"colour_scene", test::photo_like_frame({640, 360}, CV_8UC3, 6)},
+         {"one", test::random_frame({1, 1}, CV_8UC1, 7)}},
+        {{64, 64}, {256, 256}, {0, 0}});
+}
+
+INSTANTIATE_TEST_SUITE_P(Executors, ExecutorTest,
+                         ::testing::Values(Setup{ExecutorKind::fork, Backend::sysv},
+                                           Setup{ExecutorKind::fork, Backend::posix},
+                                           Setup{ExecutorKind::fork, Backend::anon},
+                                           Setup{ExecutorKind::threads, Backend::sysv},
+                                           Setup{ExecutorKind::serial, Backend::sysv}),
+                         name_of);
+
+}  // namespace
+}  // namespace tilefork
