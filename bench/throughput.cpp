@@ -19,7 +19,7 @@ namespace {
 
 using namespace tilefork;
 
-constexpr int kFrames = 4;
+constexpr int kFrames = 12;  // more frames than slots, so slots are reused as in a real batch
 const cv::Size kFrameSize(6000, 4000);  // 24 MP
 
 const cv::Mat& frame() {
@@ -57,11 +57,14 @@ void BM_Executor(benchmark::State& state, ExecutorKind executor, int workers) {
   RunOptions options;
   options.executor = executor;
   options.workers = workers;
-  options.tile = {static_cast<int>(state.range(0)), static_cast<int>(state.range(0))};
+  options.tile = {static_cast<int>(state.range(0)), static_cast<int>(state.range(1))};
+  double busy = 0;
   for (auto _ : state) {
     const RunReport report = run_batch(pipeline, items, options);
     if (report.failed() != 0) state.SkipWithError(report.items[0].error.c_str());
+    for (double seconds : report.worker_busy_seconds) busy += seconds;
   }
+  if (busy > 0) state.counters["worker_busy_s"] = busy / static_cast<double>(state.iterations());
   set_rate(state);
 }
 
@@ -81,10 +84,12 @@ void BM_OpenCvWholeFrame(benchmark::State& state) {
 // Registered in this order on purpose: OpenCV's own threads (last) start only after every
 // forking benchmark has run, as the coordinator's fork-first rule requires.
 BENCHMARK(BM_OpenCvWholeFrame)->Arg(0)->ArgName("opencv_threads")->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_Executor, serial, ExecutorKind::serial, 1)->Arg(256)->ArgName("tile")->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_Executor, fork_1_worker, ExecutorKind::fork, 1)->Arg(256)->ArgName("tile")->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_Executor, fork_2_workers, ExecutorKind::fork, 2)->Arg(256)->Arg(512)->ArgName("tile")->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_Executor, threads_2, ExecutorKind::threads, 2)->Arg(256)->ArgName("tile")->UseRealTime()->Unit(benchmark::kMillisecond);
+// Tiles: 256x256 squares and full-width stripes (width 0) of 64 and 128 rows.
+#define TILEFORK_TILES ->Args({256, 256})->Args({0, 64})->Args({0, 128})->ArgNames({"tile_w", "tile_h"})->UseRealTime()->Unit(benchmark::kMillisecond)
+BENCHMARK_CAPTURE(BM_Executor, serial, ExecutorKind::serial, 1) TILEFORK_TILES;
+BENCHMARK_CAPTURE(BM_Executor, fork_1_worker, ExecutorKind::fork, 1) TILEFORK_TILES;
+BENCHMARK_CAPTURE(BM_Executor, fork_2_workers, ExecutorKind::fork, 2) TILEFORK_TILES;
+BENCHMARK_CAPTURE(BM_Executor, threads_2, ExecutorKind::threads, 2) TILEFORK_TILES;
 BENCHMARK(BM_OpenCvWholeFrame)->Arg(2)->ArgName("opencv_threads")->UseRealTime()->Unit(benchmark::kMillisecond);
 
 BENCHMARK_MAIN();

@@ -26,7 +26,7 @@ struct RunArguments {
   std::vector<std::string> inputs;
   std::string output_dir;
   int workers = 0;
-  std::string tile = "256x256";
+  std::string tile = "0x64";
   std::string backend = "sysv";
   std::string executor = "fork";
   int slots = 0;
@@ -45,13 +45,14 @@ bool has_image_extension(const fs::path& path) {
 }
 
 cv::Size parse_tile(std::string_view text) {
-  if (text == "whole" || text == "0") return {0, 0};
+  if (text == "whole") return {0, 0};
   auto number = [&](std::string_view part) {
     int value = 0;
     const auto [ptr, ec] = std::from_chars(part.data(), part.data() + part.size(), value);
-    if (ec != std::errc{} || ptr != part.data() + part.size() || value <= 0) {
-      throw UsageError(fmt::format("--tile '{}' is not a tile size: give WxH (e.g. 256x256), N for NxN, "
-                                   "or 'whole'", text));
+    if (ec != std::errc{} || ptr != part.data() + part.size() || value < 0) {
+      throw UsageError(fmt::format("--tile '{}' is not a tile size: give WxH (e.g. 256x256, or 0x64 for "
+                                   "stripes of 64 rows: 0 is the whole width or height), N for NxN, or 'whole'",
+                                   text));
     }
     return value;
   };
@@ -190,7 +191,9 @@ void add_run_command(CLI::App& app, std::function<int()>& action) {
   command->add_option("inputs", arguments->inputs, "image files or folders")->required();
   command->add_option("--workers,-j", arguments->workers, "worker processes (default: one per core)")
       ->check(CLI::Range(1, 1024));
-  command->add_option("--tile", arguments->tile, "tile size WxH, N, or 'whole'")->capture_default_str();
+  command->add_option("--tile", arguments->tile,
+                      "tile size WxH (0 = whole width or height; the default is stripes of 64 rows), N, or 'whole'")
+      ->capture_default_str();
   command->add_option("--backend", arguments->backend, "shared memory: sysv, posix or anon")->capture_default_str();
   command->add_option("--executor", arguments->executor, "fork, threads or serial")->capture_default_str();
   command->add_option("--slots", arguments->slots, "frames in flight (default: workers + 1)")

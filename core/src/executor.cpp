@@ -81,7 +81,7 @@ namespace tilefork {
 std::uint64_t process_private_frame(const Pipeline& pipeline, const WorkItem& item, cv::Size tile,
                                     const TileLoop& loop,
                                     const std::function<TileRunner&()>& runner_for_this_thread,
-                                    ItemResult& result, std::uint64_t& pixels) {
+                                    PlaneSet& plane_set, ItemResult& result, std::uint64_t& pixels) {
   if (!item.error.empty()) {
     result.error = item.error;
     return 0;
@@ -94,7 +94,7 @@ std::uint64_t process_private_frame(const Pipeline& pipeline, const WorkItem& it
     for (std::uint32_t s = 0; s < pipeline.stages().size(); ++s) {
       const int in = frame.plan.in_plane[s];
       const int out = frame.plan.out_plane[s];
-      if (out != in) planes[out].create(frame.image.size(), frame.plan.types[s + 1].cv_type());
+      planes[out] = plane_set.plane(out, frame.image.size(), frame.plan.types[s + 1].cv_type());
       const TileGrid grid(frame.image.size(), tile);
       loop(grid.count(), [&](std::uint32_t t) {
         try {

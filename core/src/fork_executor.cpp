@@ -104,6 +104,7 @@ class Worker {
   void run() {
     cv::setNumThreads(0);
     cv::ocl::setUseOpenCL(false);
+    job_.segment.prefault();
     state_.pid.store(getpid());
     ControlBlock& control = scheduler_.control();
     while (true) {
@@ -288,7 +289,9 @@ class Coordinator {
       }
     }
     for (std::uint32_t i = 0; i < job_.layout.worker_count(); ++i) {
-      report_.tasks += job_.layout.worker(job_.segment.data(), i).tasks_done.load();
+      const WorkerState& state = job_.layout.worker(job_.segment.data(), i);
+      report_.tasks += state.tasks_done.load();
+      report_.worker_busy_seconds.push_back(static_cast<double>(state.busy_ns.load()) / 1e9);
     }
     if (report_.interrupted) {
       for (auto& result : report_.items) {
@@ -462,6 +465,7 @@ RunReport run_forked(const Pipeline& pipeline, std::span<const WorkItem> items,
   Segment segment = Segment::create(options.backend, layout.size(), {.huge_pages = options.huge_pages});
   report.segment_bytes = segment.size();
   layout.initialise(segment.data());
+  segment.prefault();  // pages are allocated and zeroed once, here, not in the middle of the work
   if (const int threads = thread_count(); threads > 1) {
     std::fprintf(stderr, "tilefork: warning: the coordinator has %d threads before forking workers\n", threads);
   }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "tilefork/executor.hpp"
+#include "tilefork/tile_runner.hpp"
 
 #include <string>
 
@@ -30,13 +31,23 @@ std::size_t plane_bytes(const Pipeline& pipeline, const ImageInfo& info, int* pl
 
 namespace tilefork {
 
+// The planes of one frame in private memory, kept from frame to frame so that their pages are
+// touched once, not once per frame.
+class PlaneSet {
+ public:
+  cv::Mat plane(int index, cv::Size size, int type) { return scratch_mat(bytes_[index], size, type); }
+
+ private:
+  std::vector<unsigned char> bytes_[3];
+};
+
 // Runs `task(index)` for every index below `count`: in a loop (serial) or in parallel (threads).
 using TileLoop = std::function<void(std::uint32_t count, const std::function<void(std::uint32_t)>& task)>;
 // The whole of one item in private memory (serial and threads executors): load, every stage tile
 // by tile through `runner_for_this_thread()`, store. Fills `result`; returns the tasks run.
 std::uint64_t process_private_frame(const Pipeline& pipeline, const WorkItem& item, cv::Size tile,
                                     const TileLoop& loop,
-                                    const std::function<class TileRunner&()>& runner_for_this_thread,
-                                    ItemResult& result, std::uint64_t& pixels);
+                                    const std::function<TileRunner&()>& runner_for_this_thread,
+                                    PlaneSet& planes, ItemResult& result, std::uint64_t& pixels);
 
 }  // namespace tilefork

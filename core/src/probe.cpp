@@ -1,10 +1,10 @@
 // probe_image: a frame's size and pixel type from its file header, without decoding pixels.
 //
 // Each parser mirrors the decision OpenCV 4.6's own decoder takes in readHeader(), because
-// the type reported here must be what cv::imread(path, IMREAD_UNCHANGED) returns (the
-// planner type-checks pipelines against it and sizes frame slots from it). Where OpenCV
-// would refuse a file we refuse it here too, so the user hears about it before work starts.
-// The quirks were measured on Debian 12's OpenCV 4.6 and are pinned by tests/unit/probe_test.cpp.
+// the type reported here must be what cv::imread(path, IMREAD_UNCHANGED) returns: frame slots
+// are sized and pipelines checked from it before any frame is decoded. Where OpenCV would
+// refuse a file we refuse it here too, so the user hears about it before work starts. The
+// quirks were measured on Debian 12's OpenCV 4.6 and are pinned by tests/unit/probe_test.cpp.
 #include "tilefork/frame_io.hpp"
 
 #include <fmt/format.h>
@@ -106,8 +106,8 @@ class HeaderFile {
         path_, size_));
   }
   [[noreturn]] void damaged(std::string_view format, std::string_view reason) const {
-    throw ImageError(fmt::format("'{}' is a damaged {} file ({}); create it again", path_,
-                                 format, reason));
+    throw ImageError(
+        fmt::format("'{}' is a damaged {} file ({}); create it again", path_, format, reason));
   }
   [[noreturn]] void unsupported(std::string_view format, std::string_view reason) const {
     throw ImageError(fmt::format(
@@ -122,8 +122,8 @@ class HeaderFile {
     window_.resize(wanted);
     std::size_t done = 0;
     while (done < wanted) {
-      const ssize_t got = ::pread(fd_, window_.data() + done, wanted - done,
-                                  static_cast<off_t>(offset + done));
+      const ssize_t got =
+          ::pread(fd_, window_.data() + done, wanted - done, static_cast<off_t>(offset + done));
       if (got < 0 && errno == EINTR) continue;
       if (got < 0) {
         const int err = errno;
@@ -150,18 +150,14 @@ class HeaderFile {
 std::uint32_t be16(const Bytes& b, std::size_t at) {
   return static_cast<std::uint32_t>(b[at] << 8 | b[at + 1]);
 }
-std::uint32_t be32(const Bytes& b, std::size_t at) {
-  return be16(b, at) << 16 | be16(b, at + 2);
-}
+std::uint32_t be32(const Bytes& b, std::size_t at) { return be16(b, at) << 16 | be16(b, at + 2); }
 std::uint32_t le16(const Bytes& b, std::size_t at) {
   return static_cast<std::uint32_t>(b[at] | b[at + 1] << 8);
 }
 std::uint32_t le24(const Bytes& b, std::size_t at) {
   return le16(b, at) | std::uint32_t{b[at + 2]} << 16;
 }
-std::uint32_t le32(const Bytes& b, std::size_t at) {
-  return le16(b, at) | le16(b, at + 2) << 16;
-}
+std::uint32_t le32(const Bytes& b, std::size_t at) { return le16(b, at) | le16(b, at + 2) << 16; }
 bool starts_with(const Bytes& b, std::size_t at, std::string_view text) {
   return b.size() >= at + text.size() && std::memcmp(b.data() + at, text.data(), text.size()) == 0;
 }
@@ -272,8 +268,8 @@ Header probe_bmp(const HeaderFile& file) {
   const std::uint32_t bpp = le16(h, 10);
   const std::uint32_t compression = le32(h, 12);  // 0 RGB, 1 RLE8, 2 RLE4, 3 BITFIELDS
   const std::uint32_t colours_used = le32(h, 28);
-  const bool plain = compression == 0 &&
-                     (bpp == 1 || bpp == 4 || bpp == 8 || bpp == 16 || bpp == 24 || bpp == 32);
+  const bool plain =
+      compression == 0 && (bpp == 1 || bpp == 4 || bpp == 8 || bpp == 16 || bpp == 24 || bpp == 32);
   const bool known = plain || (compression == 3 && (bpp == 16 || bpp == 32)) ||
                      (compression == 1 && bpp == 8) || (compression == 2 && bpp == 4);
   if (!known) {
@@ -285,7 +281,8 @@ Header probe_bmp(const HeaderFile& file) {
   const std::uint64_t after_header = 14 + std::uint64_t{header_size};
   bool colour = true;
   if (bpp <= 8) {
-    if (colours_used > 256) file.unsupported("BMP", fmt::format("{} palette entries", colours_used));
+    if (colours_used > 256)
+      file.unsupported("BMP", fmt::format("{} palette entries", colours_used));
     const std::uint32_t entries = colours_used == 0 ? 1u << bpp : colours_used;
     const Bytes palette = file.read(after_header, std::size_t{entries} * 4);  // B, G, R, reserved
     colour = false;
@@ -372,8 +369,8 @@ struct TiffFields {
   bool has_photometric = false;
   bool has_bits = false;
   std::uint64_t photometric = 0;
-  std::uint64_t bits = 1;         // libtiff's default: a bilevel image needs no BitsPerSample
-  std::uint64_t samples = 1;      // libtiff's default SamplesPerPixel
+  std::uint64_t bits = 1;           // libtiff's default: a bilevel image needs no BitsPerSample
+  std::uint64_t samples = 1;        // libtiff's default SamplesPerPixel
   std::uint64_t sample_format = 1;  // 1 unsigned, 2 signed, 3 IEEE float
   std::uint64_t orientation = 1;
 };
@@ -410,14 +407,29 @@ class TiffReader {
       const Bytes entry = file_.read(directory + count_width + i * entry_width, entry_width);
       const auto tag = number(entry, 0, 2);
       switch (tag) {
-        case 256: fields.width = first_value(entry), fields.has_width = true; break;
-        case 257: fields.height = first_value(entry), fields.has_height = true; break;
-        case 258: fields.bits = first_value(entry), fields.has_bits = true; break;
-        case 262: fields.photometric = first_value(entry), fields.has_photometric = true; break;
-        case 274: fields.orientation = first_value(entry); break;
-        case 277: fields.samples = first_value(entry); break;
-        case 339: fields.sample_format = first_value(entry); break;
-        default: break;
+        case 256:
+          fields.width = first_value(entry), fields.has_width = true;
+          break;
+        case 257:
+          fields.height = first_value(entry), fields.has_height = true;
+          break;
+        case 258:
+          fields.bits = first_value(entry), fields.has_bits = true;
+          break;
+        case 262:
+          fields.photometric = first_value(entry), fields.has_photometric = true;
+          break;
+        case 274:
+          fields.orientation = first_value(entry);
+          break;
+        case 277:
+          fields.samples = first_value(entry);
+          break;
+        case 339:
+          fields.sample_format = first_value(entry);
+          break;
+        default:
+          break;
       }
     }
     return fields;
@@ -430,11 +442,26 @@ class TiffReader {
     const std::uint64_t type = number(entry, 2, 2);
     std::size_t width = 0;
     switch (type) {
-      case 1: case 6: width = 1; break;    // BYTE, SBYTE
-      case 3: case 8: width = 2; break;    // SHORT, SSHORT
-      case 4: case 9: case 13: width = 4; break;   // LONG, SLONG, IFD
-      case 16: case 17: case 18: width = 8; break;  // LONG8, SLONG8, IFD8
-      default: file_.damaged("TIFF", fmt::format("an integer field stored as type {}", type));
+      case 1:
+      case 6:
+        width = 1;
+        break;  // BYTE, SBYTE
+      case 3:
+      case 8:
+        width = 2;
+        break;  // SHORT, SSHORT
+      case 4:
+      case 9:
+      case 13:
+        width = 4;
+        break;  // LONG, SLONG, IFD
+      case 16:
+      case 17:
+      case 18:
+        width = 8;
+        break;  // LONG8, SLONG8, IFD8
+      default:
+        file_.damaged("TIFF", fmt::format("an integer field stored as type {}", type));
     }
     const std::size_t count_width = big_tiff_ ? 8 : 4;
     const std::uint64_t count = number(entry, 4, count_width);
@@ -480,7 +507,8 @@ Header probe_tiff(const HeaderFile& file) {
   const bool integer = f.sample_format == unsigned_int || f.sample_format == signed_int;
   const bool is_signed = f.sample_format == signed_int;
   const auto reject_format = [&] {
-    file.unsupported("TIFF", fmt::format("{}-bit samples of SampleFormat {}", bits, f.sample_format));
+    file.unsupported("TIFF",
+                     fmt::format("{}-bit samples of SampleFormat {}", bits, f.sample_format));
   };
   switch (bits) {
     case 1:
@@ -488,8 +516,9 @@ Header probe_tiff(const HeaderFile& file) {
       if (!integer) reject_format();
       // Gray images give one channel even with extra (alpha) samples; palettes expand to BGR.
       return {width, height,
-              FrameType{is_signed ? CV_8S : CV_8U,
-                        f.photometric == palette && bits == 8 ? 3 : gray ? 1 : samples}};
+              FrameType{is_signed ? CV_8S : CV_8U, f.photometric == palette && bits == 8 ? 3
+                                                   : gray                                ? 1
+                                                          : samples}};
     case 10:
     case 12:
     case 14:
@@ -498,8 +527,7 @@ Header probe_tiff(const HeaderFile& file) {
       return {width, height, FrameType{is_signed ? CV_16S : CV_16U, gray ? 1 : samples}};
     case 32:
       if (f.sample_format != ieee_float && f.sample_format != signed_int) reject_format();
-      return {width, height,
-              FrameType{f.sample_format == ieee_float ? CV_32F : CV_32S, samples}};
+      return {width, height, FrameType{f.sample_format == ieee_float ? CV_32F : CV_32S, samples}};
     case 64:
       if (f.sample_format != ieee_float) reject_format();
       return {width, height, FrameType{CV_64F, samples}};
@@ -618,9 +646,9 @@ Match match(const Bytes& head, const Signature& s) {
 
 void check_size(const HeaderFile& file, const Header& header) {
   if (header.width == 0 || header.height == 0) {
-    throw ImageError(fmt::format(
-        "'{}' claims a size of {}x{} pixels; the file is damaged, create it again", file.path(),
-        header.width, header.height));
+    throw ImageError(
+        fmt::format("'{}' claims a size of {}x{} pixels; the file is damaged, create it again",
+                    file.path(), header.width, header.height));
   }
   if (header.width > max_side || header.height > max_side ||
       header.width * header.height > max_pixels) {

@@ -1,6 +1,7 @@
 // Segment's backend-independent half: names, ownership, and dispatch to the backends.
 #include "tilefork/segment.hpp"
 
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -78,6 +79,11 @@ Segment& Segment::operator=(Segment&& other) noexcept {
 }
 
 Segment::~Segment() { detach(); }
+
+bool Segment::prefault() noexcept {
+  if (data_ == nullptr) return false;
+  return madvise(data_, size_, MADV_POPULATE_WRITE) == 0;
+}
 
 void Segment::detach() noexcept {
   if (data_ == nullptr) return;

@@ -15,13 +15,14 @@ RunReport run_serial(const Pipeline& pipeline, std::span<const WorkItem> items,
   report.workers = 1;
   report.items.resize(items.size());
   TileRunner runner;
+  PlaneSet planes;
   const TileLoop in_order = [](std::uint32_t count, const std::function<void(std::uint32_t)>& task) {
     for (std::uint32_t i = 0; i < count; ++i) task(i);
   };
   for (std::size_t i = 0; i < items.size(); ++i) {
     report.tasks += process_private_frame(pipeline, items[i], options.tile, in_order,
-                                          [&]() -> TileRunner& { return runner; }, report.items[i],
-                                          report.pixels);
+                                          [&]() -> TileRunner& { return runner; }, planes,
+                                          report.items[i], report.pixels);
   }
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return report;

@@ -2,6 +2,7 @@
 #include "frame_steps.hpp"
 #include "tilefork/tile_runner.hpp"
 
+#include <tbb/concurrent_queue.h>
 #include <tbb/enumerable_thread_specific.h>
 #include <tbb/global_control.h>
 #include <tbb/parallel_for.h>
@@ -22,6 +23,9 @@ RunReport run_threads(const Pipeline& pipeline, std::span<const WorkItem> items,
   report.workers = resolve_workers(options);
   report.items.resize(items.size());
   tbb::enumerable_thread_specific<TileRunner> runners;
+  // Plane sets go from frame to frame through a pool, not per thread: a thread waiting for the
+  // tiles of its frame may start another frame meanwhile.
+  tbb::concurrent_queue<std::unique_ptr<PlaneSet>> plane_sets;
   std::atomic<std::uint64_t> tasks{0};
   std::atomic<std::uint64_t> pixels{0};
   const TileLoop in_parallel = [](std::uint32_t count, const std::function<void(std::uint32_t)>& task) {
@@ -32,9 +36,12 @@ RunReport run_threads(const Pipeline& pipeline, std::span<const WorkItem> items,
     // Frames in parallel (I/O overlaps filtering) and tiles within each frame in parallel.
     tbb::parallel_for(std::size_t{0}, items.size(), [&](std::size_t i) {
       std::uint64_t frame_pixels = 0;
+      std::unique_ptr<PlaneSet> planes;
+      if (!plane_sets.try_pop(planes)) planes = std::make_unique<PlaneSet>();
       tasks += process_private_frame(pipeline, items[i], options.tile, in_parallel,
-                                     [&]() -> TileRunner& { return runners.local(); },
+                                     [&]() -> TileRunner& { return runners.local(); }, *planes,
                                      report.items[i], frame_pixels);
+      plane_sets.push(std::move(planes));
       pixels += frame_pixels;
     });
   });

@@ -22,7 +22,7 @@ void apply_checked(const Stage& stage, const cv::Mat& source, cv::Mat& result) {
 
 }  // namespace
 
-cv::Mat TileRunner::scratch(std::vector<unsigned char>& buffer, cv::Size size, int type) {
+cv::Mat scratch_mat(std::vector<unsigned char>& buffer, cv::Size size, int type) {
   const std::size_t bytes = static_cast<std::size_t>(size.area()) * CV_ELEM_SIZE(type);
   if (buffer.size() < bytes) buffer.resize(bytes);
   return cv::Mat(size, type, buffer.data());
@@ -41,11 +41,11 @@ void TileRunner::run(const Stage& stage, const cv::Mat& input, cv::Mat& output, 
   cv::Mat region = input(source);
   if (!stage.kernel->pointwise) {
     // A ROI makes OpenCV read past its edges (and take other code paths): give it a copy.
-    cv::Mat copy = scratch(source_buffer_, source.size(), input.type());
+    cv::Mat copy = scratch_mat(source_buffer_, source.size(), input.type());
     region.copyTo(copy);
     region = copy;
   }
-  cv::Mat result = scratch(result_buffer_, source.size(), output.type());
+  cv::Mat result = scratch_mat(result_buffer_, source.size(), output.type());
   apply_checked(stage, region, result);
   result(tile - source.tl()).copyTo(output(tile));
 }

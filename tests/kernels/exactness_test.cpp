@@ -76,7 +76,8 @@ class KernelExactness : public ::testing::TestWithParam<KernelCase> {
 };
 
 TEST_P(KernelExactness, SmallAndOddFramesAllTileSizes) {
-  const std::vector<cv::Size> tiles = {{1, 1}, {7, 5}, {64, 64}, {256, 256}, {0, 0}};
+  // {0, h}: full-width stripes of h rows.
+  const std::vector<cv::Size> tiles = {{1, 1}, {7, 5}, {64, 64}, {256, 256}, {0, 0}, {0, 1}, {0, 7}};
   for (const int type : GetParam().types) {
     for (const cv::Size size : {cv::Size(1, 1), cv::Size(2, 3), cv::Size(37, 23), cv::Size(64, 64)}) {
       check(GetParam(), test::random_frame(size, type, 7), tiles);
@@ -87,14 +88,14 @@ TEST_P(KernelExactness, SmallAndOddFramesAllTileSizes) {
 
 TEST_P(KernelExactness, MediumFramesSmallTiles) {
   for (const int type : GetParam().types) {
-    check(GetParam(), test::photo_like_frame({200, 130}, type, 5), {{7, 5}, {13, 64}, {100, 100}});
+    check(GetParam(), test::photo_like_frame({200, 130}, type, 5), {{7, 5}, {13, 64}, {100, 100}, {0, 3}, {0, 50}});
     check(GetParam(), test::random_frame({130, 200}, type, 9), {{50, 50}, {64, 7}});
   }
 }
 
 TEST_P(KernelExactness, LargeFrames) {
   // 1283x997: odd in both directions, many SIMD row tails.
-  const std::vector<cv::Size> tiles = {{64, 64}, {256, 256}, {100, 37}, {0, 0}};
+  const std::vector<cv::Size> tiles = {{64, 64}, {256, 256}, {100, 37}, {0, 0}, {0, 64}, {0, 13}};
   for (const int type : GetParam().types) {
     check(GetParam(), test::photo_like_frame({1283, 997}, type, 11), tiles);
   }
@@ -103,7 +104,7 @@ TEST_P(KernelExactness, LargeFrames) {
 
 TEST_P(KernelExactness, SamplePhotograph) {
   const cv::Mat photo = test::sample_photo("LadyBird.jpg", {1283, 997});
-  check(GetParam(), photo, {{64, 64}, {256, 256}, {0, 0}});
+  check(GetParam(), photo, {{64, 64}, {256, 256}, {0, 0}, {0, 64}});
 }
 
 INSTANTIATE_TEST_SUITE_P(Kernels, KernelExactness, ::testing::ValuesIn(kCases),

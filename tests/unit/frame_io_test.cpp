@@ -55,7 +55,8 @@ class ScratchDir {
   // Names of everything in the folder, hidden files included.
   std::set<std::string> entries() const {
     std::set<std::string> names;
-    for (const auto& entry : fs::directory_iterator(path_)) names.insert(entry.path().filename().string());
+    for (const auto& entry : fs::directory_iterator(path_))
+      names.insert(entry.path().filename().string());
     return names;
   }
 
@@ -84,7 +85,8 @@ void expect_store_error(const cv::Mat& image, const std::string& path, std::stri
   } catch (const ImageError& e) {
     const std::string message = e.what();
     EXPECT_NE(message.find("'" + path + "'"), std::string::npos) << message;
-    EXPECT_NE(message.find(fragment), std::string::npos) << "expected '" << fragment << "' in: " << message;
+    EXPECT_NE(message.find(fragment), std::string::npos)
+        << "expected '" << fragment << "' in: " << message;
   }
 }
 
@@ -95,7 +97,8 @@ void expect_load_error(const std::string& path, std::string_view fragment) {
   } catch (const ImageError& e) {
     const std::string message = e.what();
     EXPECT_NE(message.find("'" + path + "'"), std::string::npos) << message;
-    EXPECT_NE(message.find(fragment), std::string::npos) << "expected '" << fragment << "' in: " << message;
+    EXPECT_NE(message.find(fragment), std::string::npos)
+        << "expected '" << fragment << "' in: " << message;
   }
 }
 
@@ -133,22 +136,27 @@ TEST_P(StoreThenLoad, GivesBackTheSamePixels) {
   EXPECT_EQ(dir.entries(), std::set<std::string>{"frame" + GetParam().extension});
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    LosslessFormats, StoreThenLoad,
-    ::testing::Values(RoundTrip{".png", CV_8UC1}, RoundTrip{".png", CV_8UC3}, RoundTrip{".png", CV_8UC4},
-                      RoundTrip{".png", CV_16UC1}, RoundTrip{".png", CV_16UC3}, RoundTrip{".png", CV_16UC4},
-                      RoundTrip{".PNG", CV_8UC3}, RoundTrip{".tif", CV_32FC1}, RoundTrip{".tif", CV_32FC3},
-                      RoundTrip{".tiff", CV_16UC4}, RoundTrip{".ppm", CV_16UC3}, RoundTrip{".pgm", CV_8UC1},
-                      RoundTrip{".bmp", CV_8UC3}),
-    [](const ::testing::TestParamInfo<RoundTrip>& param_info) {
-      return param_info.param.extension.substr(1) + "_type" + std::to_string(param_info.param.type);
-    });
+INSTANTIATE_TEST_SUITE_P(LosslessFormats, StoreThenLoad,
+                         ::testing::Values(RoundTrip{".png", CV_8UC1}, RoundTrip{".png", CV_8UC3},
+                                           RoundTrip{".png", CV_8UC4}, RoundTrip{".png", CV_16UC1},
+                                           RoundTrip{".png", CV_16UC3}, RoundTrip{".png", CV_16UC4},
+                                           RoundTrip{".PNG", CV_8UC3}, RoundTrip{".tif", CV_32FC1},
+                                           RoundTrip{".tif", CV_32FC3},
+                                           RoundTrip{".tiff", CV_16UC4},
+                                           RoundTrip{".ppm", CV_16UC3}, RoundTrip{".pgm", CV_8UC1},
+                                           RoundTrip{".bmp", CV_8UC3}),
+                         [](const ::testing::TestParamInfo<RoundTrip>& param_info) {
+                           return param_info.param.extension.substr(1) + "_type" +
+                                  std::to_string(param_info.param.type);
+                         });
 
 TEST(StoreImage, JpegIsWrittenAtHighQuality) {
   const ScratchDir dir;
   cv::Mat image(64, 80, CV_8UC3);
   for (int y = 0; y < image.rows; ++y) {
-    for (int x = 0; x < image.cols; ++x) image.at<cv::Vec3b>(y, x) = cv::Vec3b(static_cast<uchar>(3 * x), static_cast<uchar>(3 * y), 128);
+    for (int x = 0; x < image.cols; ++x)
+      image.at<cv::Vec3b>(y, x) =
+          cv::Vec3b(static_cast<uchar>(3 * x), static_cast<uchar>(3 * y), 128);
   }
   store_image(image, dir.file("smooth.jpg"));
   const cv::Mat loaded = load_image(dir.file("smooth.jpg"));
@@ -180,7 +188,9 @@ TEST(StoreImage, LeavesNoTemporaryFileBehind) {
 // Restores the working directory a test changed.
 class WorkingDirectory {
  public:
-  explicit WorkingDirectory(const fs::path& path) : saved_(fs::current_path()) { fs::current_path(path); }
+  explicit WorkingDirectory(const fs::path& path) : saved_(fs::current_path()) {
+    fs::current_path(path);
+  }
   ~WorkingDirectory() {
     std::error_code ignored;
     fs::current_path(saved_, ignored);
@@ -245,14 +255,16 @@ TEST(StoreImage, UnsupportedExtensionIsNamed) {
 TEST(StoreImage, DepthTheFormatWouldClipIsRefused) {
   const ScratchDir dir;
   expect_store_error(random_image(23, 37, CV_16UC3, 9), dir.file("frame.jpg"), "JPEG stores 8-bit");
-  expect_store_error(random_image(23, 37, CV_32FC1, 9), dir.file("frame.png"), "PNG stores 8- or 16-bit");
+  expect_store_error(random_image(23, 37, CV_32FC1, 9), dir.file("frame.png"),
+                     "PNG stores 8- or 16-bit");
   expect_store_error(random_image(23, 37, CV_16UC4, 9), dir.file("frame.webp"), "WebP");
   EXPECT_TRUE(dir.entries().empty());
 }
 
 TEST(StoreImage, ChannelCountsOpenCVCannotWriteAreRefused) {
   const ScratchDir dir;
-  expect_store_error(random_image(23, 37, CV_8UC2, 10), dir.file("frame.png"), "1, 3 or 4 channels");
+  expect_store_error(random_image(23, 37, CV_8UC2, 10), dir.file("frame.png"),
+                     "1, 3 or 4 channels");
   expect_store_error(cv::Mat(), dir.file("frame.png"), "empty");
   EXPECT_TRUE(dir.entries().empty());
 }
@@ -342,13 +354,14 @@ void kill_writers_at_random(const std::string& extension, const std::vector<cv::
 
 TEST(StoreImage, KilledWriterNeverLeavesAPartialBmp) {
   // BMP encodes in almost no time, so most kills land while the file is being written.
-  kill_writers_at_random(".bmp", {random_image(1500, 2001, CV_8UC3, 20), random_image(1500, 2001, CV_8UC3, 21)},
-                         12, 60);
+  kill_writers_at_random(
+      ".bmp", {random_image(1500, 2001, CV_8UC3, 20), random_image(1500, 2001, CV_8UC3, 21)}, 12,
+      60);
 }
 
 TEST(StoreImage, KilledWriterNeverLeavesAPartialPng) {
-  kill_writers_at_random(".png", {random_image(700, 901, CV_8UC3, 22), random_image(700, 901, CV_16UC1, 23)},
-                         8, 150);
+  kill_writers_at_random(
+      ".png", {random_image(700, 901, CV_8UC3, 22), random_image(700, 901, CV_16UC1, 23)}, 8, 150);
 }
 
 }  // namespace

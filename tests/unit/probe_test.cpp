@@ -56,7 +56,8 @@ class ScratchDir {
 
 std::string write_file(const std::string& path, const Bytes& bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  out.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
   if (!out) throw std::runtime_error("cannot write test file " + path);
   return path;
 }
@@ -162,9 +163,9 @@ Bytes zlib_stored(const Bytes& raw) {
 
 struct PngSpec {
   int bit_depth = 8;
-  int colour_type = 0;  // 0 gray, 2 RGB, 3 palette, 4 gray+alpha, 6 RGBA
-  Bytes palette = {};       // PLTE
-  Bytes transparency = {};  // tRNS
+  int colour_type = 0;                  // 0 gray, 2 RGB, 3 palette, 4 gray+alpha, 6 RGBA
+  Bytes palette = {};                   // PLTE
+  Bytes transparency = {};              // tRNS
   std::size_t text_before_palette = 0;  // bytes of a tEXt chunk placed before PLTE and tRNS
 };
 
@@ -173,7 +174,8 @@ Bytes make_png(const PngSpec& spec) {
                       : spec.colour_type == 4 ? 2
                       : spec.colour_type == 6 ? 4
                                               : 1;
-  const std::size_t row_bytes = (static_cast<std::size_t>(width) * samples * spec.bit_depth + 7) / 8;
+  const std::size_t row_bytes =
+      (static_cast<std::size_t>(width) * samples * spec.bit_depth + 7) / 8;
   Bytes raw;
   for (int y = 0; y < height; ++y) {
     raw.push_back(0);  // filter: none
@@ -208,7 +210,8 @@ Bytes palette_of(int entries) {
 
 // ---- JPEG -----------------------------------------------------------------------------------
 
-Bytes encode(const std::string& extension, const cv::Mat& image, const std::vector<int>& params = {}) {
+Bytes encode(const std::string& extension, const cv::Mat& image,
+             const std::vector<int>& params = {}) {
   Bytes bytes;
   if (!cv::imencode(extension, image, bytes, params)) throw std::runtime_error("imencode failed");
   return bytes;
@@ -242,40 +245,36 @@ Bytes jpeg_segment(int marker, const Bytes& payload) {
 Bytes exif_orientation_6() {
   ByteWriter exif(false);
   exif.text("Exif").u8(0).u8(0);
-  exif.text("II").u16(42).u32(8);           // TIFF header, first directory at 8
+  exif.text("II").u16(42).u32(8);                       // TIFF header, first directory at 8
   exif.u16(1).u16(0x0112).u16(3).u32(1).u16(6).u16(0);  // one entry: Orientation = 6
-  exif.u32(0);                              // no next directory
+  exif.u32(0);                                          // no next directory
   return exif.data();
 }
 
-// A 13x7 CMYK JPEG (Adobe marker, 4 components) made once with libjpeg's jpeg_set_colorspace
-// defaults; cv::imwrite cannot make one and libjpeg is not a dependency of the tests.
+// A 13x7 CMYK JPEG (Adobe marker, 4 components), made once with libjpeg (in_color_space
+// JCS_CMYK, quality 50, optimized Huffman tables): cv::imwrite cannot make one, and libjpeg
+// is not a dependency of the tests.
 const Bytes cmyk_jpeg_13x7 = {
-    0xff, 0xd8, 0xff, 0xee, 0x00, 0x0e, 0x41, 0x64, 0x6f, 0x62, 0x65, 0x00,
-    0x64, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0xdb, 0x00, 0x43, 0x00, 0x10,
-    0x0b, 0x0c, 0x0e, 0x0c, 0x0a, 0x10, 0x0e, 0x0d, 0x0e, 0x12, 0x11, 0x10,
-    0x13, 0x18, 0x28, 0x1a, 0x18, 0x16, 0x16, 0x18, 0x31, 0x23, 0x25, 0x1d,
-    0x28, 0x3a, 0x33, 0x3d, 0x3c, 0x39, 0x33, 0x38, 0x37, 0x40, 0x48, 0x5c,
-    0x4e, 0x40, 0x44, 0x57, 0x45, 0x37, 0x38, 0x50, 0x6d, 0x51, 0x57, 0x5f,
-    0x62, 0x67, 0x68, 0x67, 0x3e, 0x4d, 0x71, 0x79, 0x70, 0x64, 0x78, 0x5c,
-    0x65, 0x67, 0x63, 0xff, 0xc0, 0x00, 0x14, 0x08, 0x00, 0x07, 0x00, 0x0d,
-    0x04, 0x43, 0x11, 0x00, 0x4d, 0x11, 0x00, 0x59, 0x11, 0x00, 0x4b, 0x11,
-    0x00, 0xff, 0xc4, 0x00, 0x18, 0x00, 0x00, 0x02, 0x03, 0x00, 0x00, 0x00,
-    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x06,
-    0x04, 0x05, 0x07, 0xff, 0xc4, 0x00, 0x1a, 0x10, 0x01, 0x00, 0x02, 0x03,
-    0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-    0x00, 0x02, 0x05, 0x16, 0x34, 0x52, 0x42, 0xff, 0xda, 0x00, 0x0e, 0x04,
-    0x43, 0x00, 0x4d, 0x00, 0x59, 0x00, 0x4b, 0x00, 0x00, 0x3f, 0x00, 0x53,
-    0x50, 0x50, 0x79, 0x32, 0x21, 0x62, 0xb0, 0xe6, 0x21, 0xa2, 0xd6, 0x6b,
-    0x81, 0x8a, 0xc3, 0x98, 0xbf, 0xff, 0xd9
-};
+    0xff, 0xd8, 0xff, 0xee, 0x00, 0x0e, 0x41, 0x64, 0x6f, 0x62, 0x65, 0x00, 0x64, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0xff, 0xdb, 0x00, 0x43, 0x00, 0x10, 0x0b, 0x0c, 0x0e, 0x0c, 0x0a, 0x10, 0x0e, 0x0d,
+    0x0e, 0x12, 0x11, 0x10, 0x13, 0x18, 0x28, 0x1a, 0x18, 0x16, 0x16, 0x18, 0x31, 0x23, 0x25, 0x1d,
+    0x28, 0x3a, 0x33, 0x3d, 0x3c, 0x39, 0x33, 0x38, 0x37, 0x40, 0x48, 0x5c, 0x4e, 0x40, 0x44, 0x57,
+    0x45, 0x37, 0x38, 0x50, 0x6d, 0x51, 0x57, 0x5f, 0x62, 0x67, 0x68, 0x67, 0x3e, 0x4d, 0x71, 0x79,
+    0x70, 0x64, 0x78, 0x5c, 0x65, 0x67, 0x63, 0xff, 0xc0, 0x00, 0x14, 0x08, 0x00, 0x07, 0x00, 0x0d,
+    0x04, 0x43, 0x11, 0x00, 0x4d, 0x11, 0x00, 0x59, 0x11, 0x00, 0x4b, 0x11, 0x00, 0xff, 0xc4, 0x00,
+    0x18, 0x00, 0x00, 0x02, 0x03, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x06, 0x04, 0x05, 0x07, 0xff, 0xc4, 0x00, 0x1a, 0x10, 0x01, 0x00, 0x02, 0x03,
+    0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x05, 0x16,
+    0x34, 0x52, 0x42, 0xff, 0xda, 0x00, 0x0e, 0x04, 0x43, 0x00, 0x4d, 0x00, 0x59, 0x00, 0x4b, 0x00,
+    0x00, 0x3f, 0x00, 0x53, 0x50, 0x50, 0x79, 0x32, 0x21, 0x62, 0xb0, 0xe6, 0x21, 0xa2, 0xd6, 0x6b,
+    0x81, 0x8a, 0xc3, 0x98, 0xbf, 0xff, 0xd9};
 
 // ---- BMP by hand ----------------------------------------------------------------------------
 
 struct BmpSpec {
   int header_size = 40;  // 12 (OS/2), 40, 108 or 124
   int bits = 24;
-  int compression = 0;   // 0 RGB, 1 RLE8, 3 BITFIELDS
+  int compression = 0;  // 0 RGB, 1 RLE8, 3 BITFIELDS
   bool top_down = false;
   Bytes palette = {};                     // 4 bytes per entry (3 for OS/2)
   std::vector<std::uint32_t> masks = {};  // after a 40-byte header, or inside a V4/V5 header
@@ -286,11 +285,12 @@ Bytes make_bmp(const BmpSpec& spec) {
   const std::size_t stride = ((static_cast<std::size_t>(width) * spec.bits + 31) / 32) * 4;
   Bytes pixels = spec.pixels;
   if (pixels.empty()) {
-    for (std::size_t i = 0; i < stride * height; ++i) pixels.push_back(static_cast<std::uint8_t>(i % 251));
+    for (std::size_t i = 0; i < stride * height; ++i)
+      pixels.push_back(static_cast<std::uint8_t>(i % 251));
   }
   const bool masks_after_header = spec.header_size == 40 && !spec.masks.empty();
-  const std::size_t offset = 14 + spec.header_size + (masks_after_header ? 4 * spec.masks.size() : 0) +
-                             spec.palette.size();
+  const std::size_t offset = 14 + spec.header_size +
+                             (masks_after_header ? 4 * spec.masks.size() : 0) + spec.palette.size();
   ByteWriter bmp(false);
   bmp.text("BM").u32(offset + pixels.size()).u32(0).u32(offset).u32(spec.header_size);
   if (spec.header_size == 12) {
@@ -328,7 +328,8 @@ Bytes bmp_palette(int entries, bool gray, int bytes_per_entry = 4) {
 Bytes rle8_rows() {
   Bytes data;
   for (int y = 0; y < height; ++y) {
-    data.insert(data.end(), {static_cast<std::uint8_t>(width), static_cast<std::uint8_t>(y * 11), 0, 0});
+    data.insert(data.end(),
+                {static_cast<std::uint8_t>(width), static_cast<std::uint8_t>(y * 11), 0, 0});
   }
   data.insert(data.end(), {0, 1});
   return data;
@@ -353,7 +354,7 @@ struct TiffSpec {
   bool big_endian = false;
   bool big_tiff = false;
   bool directory_last = false;  // after the pixels, as libtiff writes it
-  std::size_t padding = 0;       // bytes between the pixels and a directory placed last
+  std::size_t padding = 0;      // bytes between the pixels and a directory placed last
   bool omit_bits = false;
   bool transposed_size = false;  // store height x width (for orientations 5..8)
 };
@@ -387,20 +388,26 @@ Bytes make_tiff(const TiffSpec& spec) {
     fields.push_back({339, std::vector<std::uint32_t>(spec.samples, spec.sample_format)});
   }
   fields.insert(fields.end(), spec.extra.begin(), spec.extra.end());
-  std::sort(fields.begin(), fields.end(), [](const auto& a, const auto& b) { return a.tag < b.tag; });
+  std::sort(fields.begin(), fields.end(),
+            [](const auto& a, const auto& b) { return a.tag < b.tag; });
 
   const int offset_bytes = spec.big_tiff ? 8 : 4;
   const std::size_t header_bytes = spec.big_tiff ? 16 : 8;
-  const std::size_t directory_bytes = (spec.big_tiff ? 8 : 2) + fields.size() * (spec.big_tiff ? 20 : 12) +
-                                      offset_bytes;
-  const auto value_bytes = [](const TiffField& f) { return f.values.size() * (f.long_values ? 4 : 2); };
+  const std::size_t directory_bytes =
+      (spec.big_tiff ? 8 : 2) + fields.size() * (spec.big_tiff ? 20 : 12) + offset_bytes;
+  const auto value_bytes = [](const TiffField& f) {
+    return f.values.size() * (f.long_values ? 4 : 2);
+  };
   std::size_t outside_bytes = 0;
   for (const auto& f : fields) {
     if (value_bytes(f) > static_cast<std::size_t>(offset_bytes)) outside_bytes += value_bytes(f);
   }
-  const std::size_t pixels_at = spec.directory_last ? header_bytes : header_bytes + directory_bytes + outside_bytes;
-  const std::size_t gap = pixels.size() % 2 + spec.padding;  // a directory starts on a word boundary
-  const std::size_t directory_at = spec.directory_last ? header_bytes + pixels.size() + gap : header_bytes;
+  const std::size_t pixels_at =
+      spec.directory_last ? header_bytes : header_bytes + directory_bytes + outside_bytes;
+  // A directory starts on a word boundary.
+  const std::size_t gap = pixels.size() % 2 + spec.padding;
+  const std::size_t directory_at =
+      spec.directory_last ? header_bytes + pixels.size() + gap : header_bytes;
   for (auto& f : fields) {
     if (f.tag == 273) f.values = {static_cast<std::uint32_t>(pixels_at)};
   }
@@ -433,10 +440,6 @@ Bytes make_tiff(const TiffSpec& spec) {
 
 // ---- the checks -----------------------------------------------------------------------------
 
-std::string describe(FrameType type) {
-  return std::to_string(type.channels) + " channels of depth " + std::to_string(type.depth);
-}
-
 // probe_image must report exactly what cv::imread(IMREAD_UNCHANGED) returns: for every
 // variant below that is equality, not just an upper bound.
 void expect_probe_matches_imread(const std::string& path) {
@@ -445,10 +448,10 @@ void expect_probe_matches_imread(const std::string& path) {
   const FrameType decoded_type{decoded.depth(), decoded.channels()};
   ImageInfo info;
   ASSERT_NO_THROW(info = probe_image(path)) << path;
-  EXPECT_EQ(info.size, decoded.size()) << path << ": probe " << info.size << ", imread "
-                                       << decoded.size();
-  EXPECT_TRUE(info.type == decoded_type)
-      << path << ": probe says " << describe(info.type) << ", imread gives " << describe(decoded_type);
+  EXPECT_EQ(info.size, decoded.size())
+      << path << ": probe " << info.size << ", imread " << decoded.size();
+  EXPECT_TRUE(info.type == decoded_type) << path << ": probe says " << to_string(info.type)
+                                         << ", imread gives " << to_string(decoded_type);
   EXPECT_GE(info.max_bytes(), decoded.total() * decoded.elemSize()) << path;
 }
 
@@ -457,11 +460,12 @@ void expect_probe_error(const std::string& path, std::string_view fragment) {
   try {
     const ImageInfo info = probe_image(path);
     ADD_FAILURE() << "probe_image accepted " << path << " as " << info.size << ", "
-                  << describe(info.type);
+                  << to_string(info.type);
   } catch (const ImageError& e) {
     const std::string message = e.what();
     EXPECT_NE(message.find("'" + path + "'"), std::string::npos) << message;
-    EXPECT_NE(message.find(fragment), std::string::npos) << "expected '" << fragment << "' in: " << message;
+    EXPECT_NE(message.find(fragment), std::string::npos)
+        << "expected '" << fragment << "' in: " << message;
   }
 }
 
@@ -474,10 +478,13 @@ struct Variant {
 
 std::function<std::string(const ScratchDir&)> imwritten(std::string name, int type,
                                                         std::vector<int> params = {}) {
-  return [=](const ScratchDir& dir) { return write_image(dir.file(name), pattern_image(type), params); };
+  return [=](const ScratchDir& dir) {
+    return write_image(dir.file(name), pattern_image(type), params);
+  };
 }
 
-std::function<std::string(const ScratchDir&)> handmade(std::string name, std::function<Bytes()> bytes) {
+std::function<std::string(const ScratchDir&)> handmade(std::string name,
+                                                       std::function<Bytes()> bytes) {
   return [=](const ScratchDir& dir) { return write_file(dir.file(name), bytes()); };
 }
 
@@ -487,7 +494,8 @@ std::function<std::string(const ScratchDir&)> text_file(std::string name, std::s
 
 std::string ascii_samples(int count, int value) {
   std::string text;
-  for (int i = 0; i < count; ++i) text += std::to_string((i * 7 + value) % (value + 1)) + (i % 16 == 15 ? "\n" : " ");
+  for (int i = 0; i < count; ++i)
+    text += std::to_string((i * 7 + value) % (value + 1)) + (i % 16 == 15 ? "\n" : " ");
   return text;
 }
 
@@ -502,33 +510,54 @@ std::vector<Variant> variants() {
       {"png_bgra16", imwritten("a.png", CV_16UC4)},
       {"png_bilevel", imwritten("a.png", CV_8UC1, {cv::IMWRITE_PNG_BILEVEL, 1})},
       // PNG by hand
-      {"png_gray_alpha8", handmade("a.png", [] { return make_png({.bit_depth = 8, .colour_type = 4}); })},
-      {"png_gray_alpha16", handmade("a.png", [] { return make_png({.bit_depth = 16, .colour_type = 4}); })},
+      {"png_gray_alpha8", handmade("a.png", [] {
+         return make_png({.bit_depth = 8, .colour_type = 4});
+       })},
+      {"png_gray_alpha16", handmade("a.png", [] {
+         return make_png({.bit_depth = 16, .colour_type = 4});
+       })},
       {"png_gray2", handmade("a.png", [] { return make_png({.bit_depth = 2, .colour_type = 0}); })},
-      {"png_gray_transparent", handmade("a.png", [] { return make_png({.colour_type = 0, .transparency = {0, 7}}); })},
-      {"png_rgb_transparent", handmade("a.png", [] { return make_png({.colour_type = 2, .transparency = {0, 7, 0, 7, 0, 7}}); })},
-      {"png_rgb16_transparent",
-       handmade("a.png", [] { return make_png({.bit_depth = 16, .colour_type = 2, .transparency = {0, 7, 0, 7, 0, 7}}); })},
-      {"png_palette", handmade("a.png", [] { return make_png({.colour_type = 3, .palette = palette_of(256)}); })},
-      {"png_palette_transparent",
-       handmade("a.png", [] { return make_png({.colour_type = 3, .palette = palette_of(256), .transparency = {0, 128}}); })},
-      {"png_palette4", handmade("a.png", [] { return make_png({.bit_depth = 4, .colour_type = 3, .palette = palette_of(16)}); })},
-      {"png_palette_transparent_after_100k_text",
-       handmade("a.png", [] { return make_png({.colour_type = 3, .palette = palette_of(256), .transparency = {0}, .text_before_palette = 100000}); })},
+      {"png_gray_transparent", handmade("a.png", [] {
+         return make_png({.colour_type = 0, .transparency = {0, 7}});
+       })},
+      {"png_rgb_transparent", handmade("a.png", [] {
+         return make_png({.colour_type = 2, .transparency = {0, 7, 0, 7, 0, 7}});
+       })},
+      {"png_rgb16_transparent", handmade("a.png", [] {
+         return make_png({.bit_depth = 16, .colour_type = 2, .transparency = {0, 7, 0, 7, 0, 7}});
+       })},
+      {"png_palette", handmade("a.png", [] {
+         return make_png({.colour_type = 3, .palette = palette_of(256)});
+       })},
+      {"png_palette_transparent", handmade("a.png", [] {
+         return make_png({.colour_type = 3, .palette = palette_of(256), .transparency = {0, 128}});
+       })},
+      {"png_palette4", handmade("a.png", [] {
+         return make_png({.bit_depth = 4, .colour_type = 3, .palette = palette_of(16)});
+       })},
+      {"png_palette_transparent_after_100k_text", handmade("a.png", [] {
+         return make_png({.colour_type = 3,
+                          .palette = palette_of(256),
+                          .transparency = {0},
+                          .text_before_palette = 100000});
+       })},
       // JPEG
       {"jpeg_gray", imwritten("a.jpg", CV_8UC1)},
       {"jpeg_colour", imwritten("a.jpg", CV_8UC3)},
       {"jpeg_progressive", imwritten("a.jpg", CV_8UC3, {cv::IMWRITE_JPEG_PROGRESSIVE, 1})},
       {"jpeg_optimized_restart",
-       imwritten("a.jpg", CV_8UC3, {cv::IMWRITE_JPEG_OPTIMIZE, 1, cv::IMWRITE_JPEG_RST_INTERVAL, 2})},
+       imwritten("a.jpg", CV_8UC3,
+                 {cv::IMWRITE_JPEG_OPTIMIZE, 1, cv::IMWRITE_JPEG_RST_INTERVAL, 2})},
       {"jpeg_cmyk", handmade("a.jpg", [] { return cmyk_jpeg_13x7; })},
       // IMREAD_UNCHANGED ignores EXIF orientation: the stored size is the decoded size.
       {"jpeg_exif_orientation6", handmade("a.jpg", [] {
-         return insert_at(encode(".jpg", pattern_image(CV_8UC3)), 2, jpeg_segment(0xE1, exif_orientation_6()));
+         const Bytes exif = jpeg_segment(0xE1, exif_orientation_6());
+         return insert_at(encode(".jpg", pattern_image(CV_8UC3)), 2, exif);
        })},
       {"jpeg_sof_after_130k_of_comments", handmade("a.jpg", [] {
          const Bytes comment = jpeg_segment(0xFE, Bytes(65000, 'c'));
-         return insert_at(insert_at(encode(".jpg", pattern_image(CV_8UC1)), 2, comment), 2, comment);
+         const Bytes jpeg = encode(".jpg", pattern_image(CV_8UC1));
+         return insert_at(insert_at(jpeg, 2, comment), 2, comment);
        })},
       {"jpeg_fill_bytes_before_sof", handmade("a.jpg", [] {
          const Bytes jpeg = encode(".jpg", pattern_image(CV_8UC3));
@@ -540,33 +569,53 @@ std::vector<Variant> variants() {
       // OpenCV writes BGRA as plain 32-bit BMP and reads that back as 3 channels.
       {"bmp_from_bgra", imwritten("a.bmp", CV_8UC4)},
       {"bmp_v5_bitfields32", handmade("a.bmp", [] {
-         return make_bmp({.header_size = 124, .bits = 32, .compression = 3, .masks = {0xFF0000, 0xFF00, 0xFF, 0xFF000000u}});
+         return make_bmp({.header_size = 124,
+                          .bits = 32,
+                          .compression = 3,
+                          .masks = {0xFF0000, 0xFF00, 0xFF, 0xFF000000u}});
        })},
-      {"bmp_v3_bitfields32",
-       handmade("a.bmp", [] { return make_bmp({.bits = 32, .compression = 3, .masks = {0xFF0000, 0xFF00, 0xFF}}); })},
+      {"bmp_v3_bitfields32", handmade("a.bmp", [] {
+         return make_bmp({.bits = 32, .compression = 3, .masks = {0xFF0000, 0xFF00, 0xFF}});
+       })},
       {"bmp_top_down", handmade("a.bmp", [] { return make_bmp({.top_down = true}); })},
-      {"bmp_rgb565", handmade("a.bmp", [] { return make_bmp({.bits = 16, .compression = 3, .masks = {0xF800, 0x7E0, 0x1F}}); })},
+      {"bmp_rgb565", handmade("a.bmp", [] {
+         return make_bmp({.bits = 16, .compression = 3, .masks = {0xF800, 0x7E0, 0x1F}});
+       })},
       {"bmp_rgb555", handmade("a.bmp", [] { return make_bmp({.bits = 16}); })},
-      {"bmp_palette8_colour", handmade("a.bmp", [] { return make_bmp({.bits = 8, .palette = bmp_palette(256, false)}); })},
-      {"bmp_palette8_gray_16_entries",
-       handmade("a.bmp", [] { return make_bmp({.bits = 8, .palette = bmp_palette(16, true)}); })},
-      {"bmp_palette1_gray", handmade("a.bmp", [] { return make_bmp({.bits = 1, .palette = bmp_palette(2, true)}); })},
-      {"bmp_palette4_colour", handmade("a.bmp", [] { return make_bmp({.bits = 4, .palette = bmp_palette(16, false)}); })},
-      {"bmp_rle8_gray",
-       handmade("a.bmp", [] { return make_bmp({.bits = 8, .compression = 1, .palette = bmp_palette(256, true), .pixels = rle8_rows()}); })},
+      {"bmp_palette8_colour", handmade("a.bmp", [] {
+         return make_bmp({.bits = 8, .palette = bmp_palette(256, false)});
+       })},
+      {"bmp_palette8_gray_16_entries", handmade("a.bmp", [] {
+         return make_bmp({.bits = 8, .palette = bmp_palette(16, true)});
+       })},
+      {"bmp_palette1_gray", handmade("a.bmp", [] {
+         return make_bmp({.bits = 1, .palette = bmp_palette(2, true)});
+       })},
+      {"bmp_palette4_colour", handmade("a.bmp", [] {
+         return make_bmp({.bits = 4, .palette = bmp_palette(16, false)});
+       })},
+      {"bmp_rle8_gray", handmade("a.bmp", [] {
+         return make_bmp({.bits = 8,
+                          .compression = 1,
+                          .palette = bmp_palette(256, true),
+                          .pixels = rle8_rows()});
+       })},
       // OpenCV 4.6 reads every OS/2 bitmap as one gray channel.
       {"bmp_os2_24", handmade("a.bmp", [] { return make_bmp({.header_size = 12}); })},
-      {"bmp_os2_palette8_colour",
-       handmade("a.bmp", [] { return make_bmp({.header_size = 12, .bits = 8, .palette = bmp_palette(256, false, 3)}); })},
+      {"bmp_os2_palette8_colour", handmade("a.bmp", [] {
+         return make_bmp({.header_size = 12, .bits = 8, .palette = bmp_palette(256, false, 3)});
+       })},
       // PNM
       {"pgm8", imwritten("a.pgm", CV_8UC1)},
       {"pgm16", imwritten("a.pgm", CV_16UC1)},
       {"ppm8", imwritten("a.ppm", CV_8UC3)},
       {"ppm16", imwritten("a.ppm", CV_16UC3)},
       {"pbm", imwritten("a.pbm", CV_8UC1)},
-      {"pgm_ascii_comments", text_file("a.pgm", "P2\n# made by hand\n37 # width\n# height next\n23\n255\n" +
-                                                  ascii_samples(width * height, 255))},
-      {"ppm_ascii_maxval300", text_file("a.ppm", "P3 37 23 300\n" + ascii_samples(3 * width * height, 300))},
+      {"pgm_ascii_comments",
+       text_file("a.pgm", "P2\n# made by hand\n37 # width\n# height next\n23\n255\n" +
+                              ascii_samples(width * height, 255))},
+      {"ppm_ascii_maxval300",
+       text_file("a.ppm", "P3 37 23 300\n" + ascii_samples(3 * width * height, 300))},
       {"pbm_ascii", text_file("a.pbm", "P1\n37 23\n" + ascii_samples(width * height, 1))},
       {"ppm_binary_maxval1000", handmade("a.ppm", [] {
          ByteWriter ppm(true);
@@ -589,15 +638,23 @@ std::vector<Variant> variants() {
       {"tiff_8s_c1", imwritten("a.tif", CV_8SC1)},
       // TIFF by hand
       {"tiff_big_endian_gray8", handmade("a.tif", [] { return make_tiff({.big_endian = true}); })},
-      {"tiff_big_endian_rgb16",
-       handmade("a.tif", [] { return make_tiff({.bits = 16, .samples = 3, .photometric = 2, .big_endian = true}); })},
+      {"tiff_big_endian_rgb16", handmade("a.tif", [] {
+         return make_tiff({.bits = 16, .samples = 3, .photometric = 2, .big_endian = true});
+       })},
       {"tiff_big_endian_float", handmade("a.tif", [] {
          return make_tiff({.bits = 32, .sample_format = 3, .big_endian = true});
        })},
       {"tiff_directory_after_pixels", handmade("a.tif", [] {
-         return make_tiff({.bits = 16, .samples = 4, .photometric = 2, .extra = {{338, {2}}}, .directory_last = true, .padding = 100000});
+         return make_tiff({.bits = 16,
+                           .samples = 4,
+                           .photometric = 2,
+                           .extra = {{338, {2}}},
+                           .directory_last = true,
+                           .padding = 100000});
        })},
-      {"tiff_bigtiff", handmade("a.tif", [] { return make_tiff({.samples = 3, .photometric = 2, .big_tiff = true}); })},
+      {"tiff_bigtiff", handmade("a.tif", [] {
+         return make_tiff({.samples = 3, .photometric = 2, .big_tiff = true});
+       })},
       // Gray with an extra (alpha) sample: OpenCV keeps one channel, and reads 16 bits as 8.
       {"tiff_gray_alpha8", handmade("a.tif", [] {
          return make_tiff({.samples = 2, .extra = {{338, {2}}}});
@@ -606,20 +663,24 @@ std::vector<Variant> variants() {
          return make_tiff({.bits = 16, .samples = 2, .extra = {{338, {2}}}});
        })},
       {"tiff_palette8", handmade("a.tif", [] {
-         return make_tiff({.photometric = 3, .extra = {{320, std::vector<std::uint32_t>(768, 4000)}}});
+         const TiffField colour_map(320, std::vector<std::uint32_t>(768, 4000));
+         return make_tiff({.photometric = 3, .extra = {colour_map}});
        })},
       {"tiff_bilevel_without_bits", handmade("a.tif", [] {
          return make_tiff({.bits = 1, .photometric = 0, .omit_bits = true});
        })},
       {"tiff_gray12", handmade("a.tif", [] { return make_tiff({.bits = 12}); })},
-      {"tiff_rgb12", handmade("a.tif", [] { return make_tiff({.bits = 12, .samples = 3, .photometric = 2}); })},
+      {"tiff_rgb12", handmade("a.tif", [] {
+         return make_tiff({.bits = 12, .samples = 3, .photometric = 2});
+       })},
       {"tiff_cmyk8", handmade("a.tif", [] { return make_tiff({.samples = 4, .photometric = 5}); })},
       {"tiff_signed8_rgb", handmade("a.tif", [] {
          return make_tiff({.samples = 3, .photometric = 2, .sample_format = 2});
        })},
       // Orientation 6 stores the image transposed; OpenCV turns it upright.
       {"tiff_orientation6_8u", handmade("a.tif", [] {
-         return make_tiff({.samples = 3, .photometric = 2, .extra = {{274, {6}}}, .transposed_size = true});
+         return make_tiff(
+             {.samples = 3, .photometric = 2, .extra = {{274, {6}}}, .transposed_size = true});
        })},
       {"tiff_orientation8_16u", handmade("a.tif", [] {
          return make_tiff({.bits = 16, .extra = {{274, {8}}}, .transposed_size = true});
@@ -646,7 +707,8 @@ std::vector<Variant> variants() {
       {"decoded_sun_raster", imwritten("a.ras", CV_8UC3)},
       {"decoded_pam_gray_alpha16", handmade("a.pam", [] {
          ByteWriter pam(true);
-         pam.text("P7\nWIDTH 37\nHEIGHT 23\nDEPTH 2\nMAXVAL 65535\nTUPLTYPE GRAYSCALE_ALPHA\nENDHDR\n");
+         pam.text("P7\nWIDTH 37\nHEIGHT 23\nDEPTH 2\nMAXVAL 65535\n");
+         pam.text("TUPLTYPE GRAYSCALE_ALPHA\nENDHDR\n");
          pam.zeros(static_cast<std::size_t>(width) * height * 4);
          return pam.data();
        })},
@@ -662,7 +724,9 @@ TEST_P(ProbeMatchesImread, SizeAndType) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Formats, ProbeMatchesImread, ::testing::ValuesIn(variants()),
-                         [](const ::testing::TestParamInfo<Variant>& param_info) { return param_info.param.name; });
+                         [](const ::testing::TestParamInfo<Variant>& param_info) {
+                           return param_info.param.name;
+                         });
 
 // ---- errors ---------------------------------------------------------------------------------
 
@@ -693,7 +757,8 @@ TEST(ProbeImage, PngCutAfter20BytesIsTruncated) {
   const ScratchDir dir;
   Bytes png = encode(".png", pattern_image(CV_8UC3));
   png.resize(20);
-  expect_probe_error(write_file(dir.file("cut.png"), png), "is truncated (header ends after 20 bytes)");
+  expect_probe_error(write_file(dir.file("cut.png"), png),
+                     "is truncated (header ends after 20 bytes)");
 }
 
 TEST(ProbeImage, PngCutInsideItsSignatureIsTruncated) {
@@ -749,13 +814,15 @@ void expect_refused_by_both(const std::string& path, std::string_view fragment) 
 
 TEST(ProbeImage, TiffOfFourBitSamplesIsRefused) {
   const ScratchDir dir;
-  expect_refused_by_both(write_file(dir.file("a.tif"), make_tiff({.bits = 4})), "4 bits per sample");
+  expect_refused_by_both(write_file(dir.file("a.tif"), make_tiff({.bits = 4})),
+                         "4 bits per sample");
 }
 
 TEST(ProbeImage, TiffOfFiveSamplesIsRefused) {
   const ScratchDir dir;
   expect_refused_by_both(
-      write_file(dir.file("a.tif"), make_tiff({.samples = 5, .photometric = 2, .extra = {{338, {0, 0}}}})),
+      write_file(dir.file("a.tif"),
+                 make_tiff({.samples = 5, .photometric = 2, .extra = {{338, {0, 0}}}})),
       "5 samples per pixel");
 }
 
@@ -767,8 +834,9 @@ TEST(ProbeImage, TiffOfUnsigned32BitSamplesIsRefused) {
 
 TEST(ProbeImage, BmpOfTwoBitsPerPixelIsRefused) {
   const ScratchDir dir;
-  expect_refused_by_both(write_file(dir.file("a.bmp"), make_bmp({.bits = 2, .palette = bmp_palette(4, true)})),
-                         "2 bits per pixel");
+  expect_refused_by_both(
+      write_file(dir.file("a.bmp"), make_bmp({.bits = 2, .palette = bmp_palette(4, true)})),
+      "2 bits per pixel");
 }
 
 TEST(ProbeImage, PnmWithMaxvalAbove65535IsRefused) {

@@ -9,6 +9,11 @@
 
 namespace tilefork {
 
+// A Mat of `size` and `type` over `buffer`, which grows when too small and is otherwise reused:
+// fresh memory costs a page fault per page on first touch, dearer than the filtering itself
+// for large frames in a virtual machine.
+cv::Mat scratch_mat(std::vector<unsigned char>& buffer, cv::Size size, int type);
+
 // The one tile function that the serial, threads and fork executors all call. It owns scratch
 // buffers that grow to the largest tile seen and are reused, so it is per worker / per thread.
 class TileRunner {
@@ -20,7 +25,6 @@ class TileRunner {
   void run(const Stage& stage, const cv::Mat& input, cv::Mat& output, cv::Rect tile);
 
  private:
-  cv::Mat scratch(std::vector<unsigned char>& buffer, cv::Size size, int type);
   std::vector<unsigned char> source_buffer_;
   std::vector<unsigned char> result_buffer_;
 };
