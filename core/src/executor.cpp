@@ -53,7 +53,7 @@ RunReport run_batch(const Pipeline& pipeline, std::span<const WorkItem> items,
 LoadedFrame load_frame(const Pipeline& pipeline, const WorkItem& item) {
   LoadedFrame frame;
   frame.image = item.image.empty() ? load_image(item.input) : item.image;
-  frame.plan = pipeline.plan({frame.image.depth(), frame.image.channels()});
+  frame.plan = pipeline.plan({frame.image.depth(), frame.image.channels()}, frame.image.size());
   return frame;
 }
 
@@ -65,13 +65,9 @@ std::string describe_tile_failure(const Pipeline& pipeline, std::uint32_t stage,
 }
 
 std::size_t plane_bytes(const Pipeline& pipeline, const ImageInfo& info, int* planes) {
-  const FramePlan plan = pipeline.plan(info.type);
-  std::size_t bytes = 1;
-  for (const FrameType& type : plan.types) {
-    bytes = std::max(bytes, static_cast<std::size_t>(info.size.area()) * CV_ELEM_SIZE(type.cv_type()));
-  }
+  const FramePlan plan = pipeline.plan(info.type, info.size);
   if (planes != nullptr) *planes = plan.planes;
-  return bytes;
+  return plan.max_plane_bytes();
 }
 
 }  // namespace tilefork
@@ -94,8 +90,9 @@ std::uint64_t process_private_frame(const Pipeline& pipeline, const WorkItem& it
     for (std::uint32_t s = 0; s < pipeline.stages().size(); ++s) {
       const int in = frame.plan.in_plane[s];
       const int out = frame.plan.out_plane[s];
-      planes[out] = plane_set.plane(out, frame.image.size(), frame.plan.types[s + 1].cv_type());
-      const TileGrid grid(frame.image.size(), tile);
+      planes[out] = plane_set.plane(out, frame.plan.sizes[s + 1], frame.plan.types[s + 1].cv_type());
+      const bool whole_frame = pipeline.stages()[s].kernel->whole_frame;
+      const TileGrid grid(frame.plan.sizes[s + 1], whole_frame ? cv::Size() : tile);
       loop(grid.count(), [&](std::uint32_t t) {
         try {
           runner_for_this_thread().run(pipeline.stages()[s], planes[in], planes[out], grid.rect(t));

@@ -4,6 +4,7 @@
 #include "tilefork/errors.hpp"
 #include "tilefork/futex.hpp"
 #include "tilefork/layout.hpp"
+#include "tilefork/tile.hpp"
 #include "tilefork/tile_runner.hpp"
 #include "tilefork/worker_pool.hpp"
 
@@ -14,6 +15,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <tuple>
 #include <opencv2/core.hpp>
 #include <opencv2/core/ocl.hpp>
 #include <random>
@@ -94,8 +96,7 @@ class Worker {
   Worker(const ForkJob& job, std::uint32_t index)
       : job_(job),
         index_(index),
-        scheduler_(job.layout, job.segment.data(), static_cast<std::uint32_t>(job.pipeline.stages().size()),
-                   job.tile),
+        scheduler_(job.layout, job.segment.data(), static_cast<std::uint32_t>(job.pipeline.stages().size())),
         state_(job.layout.worker(job.segment.data(), index)) {
     if (const char* stall = std::getenv("TILEFORK_STALL")) stall_us_ = std::atoi(stall);
     random_.seed(static_cast<unsigned>(getpid()));
@@ -154,21 +155,22 @@ class Worker {
     }
   }
 
-  const FramePlan& plan_for(FrameType type) {
-    auto it = plans_.find(type.cv_type());
-    if (it == plans_.end()) it = plans_.emplace(type.cv_type(), job_.pipeline.plan(type)).first;
+  // The plan of the frame in a slot, from its decoded type and size (kept: batches repeat them).
+  const FramePlan& plan_of(const Task& task) {
+    const SlotHeader& header = scheduler_.header(task.slot);
+    const auto key = std::make_tuple(header.depth, header.channels, header.rows, header.cols);
+    auto it = plans_.find(key);
+    if (it == plans_.end()) {
+      if (plans_.size() > 64) plans_.clear();
+      it = plans_.emplace(key, job_.pipeline.plan({header.depth, header.channels}, {header.cols, header.rows})).first;
+    }
     return it->second;
   }
 
-  cv::Mat plane(const Task& task, int plane_index, FrameType type) {
-    const SlotHeader& header = scheduler_.header(task.slot);
-    return cv::Mat(header.rows, header.cols, type.cv_type(),
-                   job_.layout.plane(job_.segment.data(), task.slot, static_cast<std::uint32_t>(plane_index)));
-  }
-
-  FrameType input_type(const Task& task) const {
-    const SlotHeader& header = scheduler_.header(task.slot);
-    return {header.depth, header.channels};
+  // Plane `index` of the slot holding the frame as it is after `step` stages.
+  cv::Mat plane(const Task& task, const FramePlan& plan, int index, std::size_t step) {
+    return cv::Mat(plan.sizes[step], plan.types[step].cv_type(),
+                   job_.layout.plane(job_.segment.data(), task.slot, static_cast<std::uint32_t>(index)));
   }
 
   void load(const Task& task) {
@@ -176,28 +178,30 @@ class Worker {
     const WorkItem& item = job_.items[header.item.load(std::memory_order_relaxed)];
     LoadedFrame frame = load_frame(job_.pipeline, item);
     const cv::Mat& image = frame.image;
-    for (const FrameType& type : frame.plan.types) {
-      const std::size_t bytes = image.total() * CV_ELEM_SIZE(type.cv_type());
-      if (bytes > job_.layout.plane_capacity() || frame.plan.planes > static_cast<int>(job_.layout.plane_count())) {
-        throw ImageError(fmt::format("decoded as {}x{} {}, more than its header announced ({}x{} {})",
-                                     image.cols, image.rows, to_string(frame.plan.types[0]),
-                                     item.info.size.width, item.info.size.height, to_string(item.info.type)));
-      }
+    if (frame.plan.max_plane_bytes() > job_.layout.plane_capacity() ||
+        frame.plan.planes > static_cast<int>(job_.layout.plane_count())) {
+      throw ImageError(fmt::format("decoded as {}x{} {}, more than its header announced ({}x{} {})",
+                                   image.cols, image.rows, to_string(frame.plan.types[0]),
+                                   item.info.size.width, item.info.size.height, to_string(item.info.type)));
     }
     header.rows = image.rows;
     header.cols = image.cols;
     header.depth = image.depth();
     header.channels = image.channels();
-    cv::Mat destination = plane(task, 0, frame.plan.types[0]);
+    for (std::uint32_t s = 0; s < job_.pipeline.stages().size(); ++s) {
+      header.stage_tasks[s] = frame.plan.task_count(job_.pipeline, s, job_.tile);
+    }
+    cv::Mat destination = plane(task, frame.plan, 0, 0);
     image.copyTo(destination);
   }
 
   void tile(const Task& task) {
-    const FramePlan& plan = plan_for(input_type(task));
+    const FramePlan& plan = plan_of(task);
     const Stage& stage = job_.pipeline.stages()[task.stage];
-    const cv::Mat input = plane(task, plan.in_plane[task.stage], plan.types[task.stage]);
-    cv::Mat output = plane(task, plan.out_plane[task.stage], plan.types[task.stage + 1]);
-    const cv::Rect rect = scheduler_.tile_rect(task.slot, task.index());
+    const cv::Mat input = plane(task, plan, plan.in_plane[task.stage], task.stage);
+    cv::Mat output = plane(task, plan, plan.out_plane[task.stage], task.stage + 1);
+    const cv::Rect rect = stage.kernel->whole_frame ? cv::Rect({0, 0}, output.size())
+                                                    : TileGrid(output.size(), job_.tile).rect(task.index());
     try {
       runner_.run(stage, input, output, rect);
     } catch (const std::exception& error) {
@@ -209,8 +213,8 @@ class Worker {
     const SlotHeader& header = scheduler_.header(task.slot);
     const WorkItem& item = job_.items[header.item.load(std::memory_order_relaxed)];
     if (item.output.empty()) return;
-    const FramePlan& plan = plan_for(input_type(task));
-    store_image(plane(task, plan.result_plane(), plan.types.back()), item.output);
+    const FramePlan& plan = plan_of(task);
+    store_image(plane(task, plan, plan.result_plane(), plan.types.size() - 1), item.output);
   }
 
   const ForkJob& job_;
@@ -218,7 +222,7 @@ class Worker {
   SlotScheduler scheduler_;
   WorkerState& state_;
   TileRunner runner_;
-  std::map<int, FramePlan> plans_;
+  std::map<std::tuple<int, int, int, int>, FramePlan> plans_;
   int stall_us_ = 0;
   std::minstd_rand random_;
 };
@@ -230,8 +234,7 @@ class Coordinator {
       : job_(job),
         options_(options),
         report_(report),
-        scheduler_(job.layout, job.segment.data(), static_cast<std::uint32_t>(job.pipeline.stages().size()),
-                   job.tile),
+        scheduler_(job.layout, job.segment.data(), static_cast<std::uint32_t>(job.pipeline.stages().size())),
         stall_seen_(job.layout.slot_count(), ~0u) {}
 
   void run() {

@@ -2,6 +2,7 @@
 #include "tilefork/pipeline.hpp"
 
 #include "tilefork/errors.hpp"
+#include "tilefork/tile.hpp"
 
 #include <fmt/format.h>
 
@@ -77,7 +78,7 @@ Stage parse_stage(std::size_t index, std::string_view text) {
   Stage stage;
   stage.kernel = kernel;
   stage.params = Params(fmt::format("stage {} ({})", index + 1, name), kernel->params, assignments);
-  stage.halo = kernel->pointwise ? 0 : kernel->halo(stage.params);
+  stage.halo = kernel->pointwise || kernel->whole_frame || !kernel->halo ? 0 : kernel->halo(stage.params);
   return stage;
 }
 
@@ -99,6 +100,9 @@ Pipeline Pipeline::parse(std::string_view text) {
   while (true) {
     const auto bar = text.find('|', start);
     const auto piece = text.substr(start, bar == std::string_view::npos ? text.npos : bar - start);
+    if (pipeline.stages_.size() == kMaxStages) {
+      throw UsageError(fmt::format("the pipeline has more than {} stages: split it into two runs", kMaxStages));
+    }
     pipeline.stages_.push_back(parse_stage(pipeline.stages_.size(), trim(piece)));
     if (bar == std::string_view::npos) break;
     start = bar + 1;
@@ -106,9 +110,10 @@ Pipeline Pipeline::parse(std::string_view text) {
   return pipeline;
 }
 
-FramePlan Pipeline::plan(FrameType input) const {
+FramePlan Pipeline::plan(FrameType input, cv::Size size) const {
   FramePlan plan;
   plan.types.push_back(input);
+  plan.sizes.push_back(size);
   int current = 0;
   for (std::size_t i = 0; i < stages_.size(); ++i) {
     const Stage& stage = stages_[i];
@@ -127,10 +132,30 @@ FramePlan Pipeline::plan(FrameType input) const {
     plan.in_plane.push_back(current);
     plan.out_plane.push_back(next);
     plan.types.push_back(output);
+    const cv::Size input_size = plan.sizes.back();
+    plan.sizes.push_back(stage.kernel->output_size ? stage.kernel->output_size(input_size, stage.params) : input_size);
+    if (plan.sizes.back().width <= 0 || plan.sizes.back().height <= 0) {
+      throw UsageError(fmt::format("stage {} ({}) would make a {}x{} frame of a {}x{} one", i + 1,
+                                   stage.kernel->name, plan.sizes.back().width, plan.sizes.back().height,
+                                   input_size.width, input_size.height));
+    }
     plan.planes = std::max(plan.planes, next + 1);
     current = next;
   }
   return plan;
+}
+
+std::size_t FramePlan::max_plane_bytes() const {
+  std::size_t bytes = 1;
+  for (std::size_t i = 0; i < types.size(); ++i) {
+    bytes = std::max(bytes, static_cast<std::size_t>(sizes[i].area()) * CV_ELEM_SIZE(types[i].cv_type()));
+  }
+  return bytes;
+}
+
+std::uint32_t FramePlan::task_count(const Pipeline& pipeline, std::uint32_t stage, cv::Size tile) const {
+  if (pipeline.stages().at(stage).kernel->whole_frame) return 1;
+  return TileGrid(sizes.at(stage + 1), tile).count();
 }
 
 std::string Pipeline::describe() const {

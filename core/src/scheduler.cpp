@@ -9,9 +9,8 @@
 
 namespace tilefork {
 
-SlotScheduler::SlotScheduler(const SegmentLayout& layout, std::byte* base,
-                             std::uint32_t stage_count, cv::Size tile)
-    : layout_(layout), base_(base), stage_count_(stage_count), tile_(tile) {}
+SlotScheduler::SlotScheduler(const SegmentLayout& layout, std::byte* base, std::uint32_t stage_count)
+    : layout_(layout), base_(base), stage_count_(stage_count) {}
 
 void SlotScheduler::wake_workers() {
   auto& control_block = control();
@@ -136,7 +135,7 @@ void SlotScheduler::advance(std::uint32_t slot) {
   if (kind == TaskKind::store) return finish_frame(SlotState::done);
   const std::uint32_t next_stage = kind == TaskKind::load ? 0 : stage + 1;
   if (next_stage < stage_count_) {
-    publish(slot, TaskKind::tile, next_stage, tile_count(slot));
+    publish(slot, TaskKind::tile, next_stage, header.stage_tasks[next_stage]);
   } else {
     publish(slot, TaskKind::store, 0, 1);
   }
@@ -165,14 +164,5 @@ bool SlotScheduler::retry(const Task& task) {
   return true;
 }
 
-std::uint32_t SlotScheduler::tile_count(std::uint32_t slot) const {
-  const SlotHeader& header = this->header(slot);
-  return TileGrid({header.cols, header.rows}, tile_).count();
-}
-
-cv::Rect SlotScheduler::tile_rect(std::uint32_t slot, std::uint32_t index) const {
-  const SlotHeader& header = this->header(slot);
-  return TileGrid({header.cols, header.rows}, tile_).rect(index);
-}
 
 }  // namespace tilefork

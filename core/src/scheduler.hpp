@@ -2,7 +2,6 @@
 #pragma once
 
 #include "tilefork/layout.hpp"
-#include "tilefork/tile.hpp"
 
 #include <optional>
 #include <string_view>
@@ -23,8 +22,7 @@ struct Task {
 // process that dies at any instruction wedges no other.
 class SlotScheduler {
  public:
-  SlotScheduler(const SegmentLayout& layout, std::byte* base, std::uint32_t stage_count,
-                cv::Size tile);
+  SlotScheduler(const SegmentLayout& layout, std::byte* base, std::uint32_t stage_count);
 
   // Publishes a phase of `total` tasks in `slot` (total 0 finishes it at once) and wakes workers.
   void publish(std::uint32_t slot, TaskKind kind, std::uint32_t stage, std::uint32_t total);
@@ -40,9 +38,6 @@ class SlotScheduler {
   bool failed(std::uint32_t slot) const;
   // Puts a claimed task back to be claimed once more; false if this frame had its retry.
   bool retry(const Task& task);
-  // Number of tiles of `stage` for the frame in `slot`.
-  std::uint32_t tile_count(std::uint32_t slot) const;
-  cv::Rect tile_rect(std::uint32_t slot, std::uint32_t index) const;
 
   void wake_workers();
   void notify_coordinator();
@@ -59,7 +54,6 @@ class SlotScheduler {
   const SegmentLayout& layout_;
   std::byte* base_;
   std::uint32_t stage_count_;
-  cv::Size tile_;
 };
 
 }  // namespace tilefork

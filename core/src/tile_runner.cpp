@@ -30,6 +30,10 @@ cv::Mat scratch_mat(std::vector<unsigned char>& buffer, cv::Size size, int type)
 
 void TileRunner::run(const Stage& stage, const cv::Mat& input, cv::Mat& output, cv::Rect tile) {
   const cv::Rect whole({0, 0}, input.size());
+  if (stage.kernel->whole_frame) {
+    apply_checked(stage, input, output);  // one task, the whole frame; sizes may differ
+    return;
+  }
   if (tile == whole && input.isContinuous() && output.isContinuous()) {
     apply_checked(stage, input, output);
     return;

@@ -54,7 +54,7 @@ class KernelExactness : public ::testing::TestWithParam<KernelCase> {
 
   // Runs the single stage over `frame` tile by tile, through the same TileRunner the executors use.
   static cv::Mat run_tiled(const Pipeline& pipeline, const cv::Mat& frame, cv::Size tile) {
-    const FramePlan plan = pipeline.plan({frame.depth(), frame.channels()});
+    const FramePlan plan = pipeline.plan({frame.depth(), frame.channels()}, frame.size());
     const cv::Mat input = frame.clone();
     cv::Mat output(frame.size(), plan.types[1].cv_type(), cv::Scalar::all(77));
     const TileGrid grid(frame.size(), tile);

@@ -53,7 +53,7 @@ TEST_F(PipelineTest, ErrorsNameTheCulprit) {
 TEST_F(PipelineTest, TypeErrorsNameBothStages) {
   const Pipeline pipeline = Pipeline::parse("gaussian | median ksize=7");
   try {
-    pipeline.plan({CV_16U, 1});
+    pipeline.plan({CV_16U, 1}, {10, 10});
     FAIL() << "a 16-bit frame through median ksize=7 must be refused";
   } catch (const UsageError& error) {
     const std::string message = error.what();
@@ -67,12 +67,12 @@ TEST_F(PipelineTest, PlanesPingPongAndNoStageWritesWhatItReads) {
   // The loaded plane 0 is never written; every stage, pointwise or not, writes the other plane
   // of 1 and 2, so a tile can be rerun after its worker died.
   const Pipeline pipeline = Pipeline::parse("invert | gaussian | threshold | median | gray | box");
-  const FramePlan plan = pipeline.plan({CV_8U, 3});
+  const FramePlan plan = pipeline.plan({CV_8U, 3}, {10, 10});
   EXPECT_EQ(plan.in_plane, (std::vector<int>{0, 1, 2, 1, 2, 1}));
   EXPECT_EQ(plan.out_plane, (std::vector<int>{1, 2, 1, 2, 1, 2}));
   EXPECT_EQ(plan.planes, 3);
   EXPECT_EQ(plan.types.back(), (FrameType{CV_8U, 1}));
-  EXPECT_EQ(Pipeline::parse("invert").plan({CV_8U, 1}).planes, 2);
+  EXPECT_EQ(Pipeline::parse("invert").plan({CV_8U, 1}, {10, 10}).planes, 2);
 }
 
 }  // namespace

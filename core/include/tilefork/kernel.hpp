@@ -3,6 +3,7 @@
 
 #include <opencv2/core/mat.hpp>
 
+#include <functional>
 #include <map>
 #include <span>
 #include <string>
@@ -17,13 +18,13 @@ enum class ParamType { integer, real, choice };
 // One row of a kernel's parameter table. The CLI, `tilefork kernels`, validation and the docs
 // all read this table; nothing repeats it.
 struct ParamSpec {
-  std::string_view name;
+  std::string name;
   ParamType type = ParamType::integer;
   double default_value = 0;  // for choice: index into choices
   double min = 0;            // inclusive range; ignored for choice
   double max = 0;
-  std::string_view help;
-  std::vector<std::string_view> choices = {};  // choice only
+  std::string help;
+  std::vector<std::string> choices = {};  // choice only
   bool odd = false;  // integer must be odd (aperture sizes); 0 is allowed when min is 0
 
   std::string describe_default() const;
@@ -64,25 +65,30 @@ struct FrameType {
 };
 std::string to_string(FrameType type);  // "8-bit 3-channel"
 
-// A kernel declared by data. A tile kernel maps a rectangle of its input (grown by halo) to the
-// same rectangle of its output; the executor chooses tiles and guarantees the result equals
-// `apply` on the whole frame.
+// A kernel declared by data. Two kinds:
+// - a tile kernel (whole_frame false) maps a rectangle of its input, grown by its halo, to the
+//   same rectangle of its output; the executor chooses tiles and guarantees the result equals
+//   `apply` on the whole frame;
+// - a frame kernel (whole_frame true) needs the whole frame (a histogram, a resize) and may
+//   change its size; it runs as one task, in parallel with other frames.
+// The functions are called concurrently from many workers: they keep no state.
 struct KernelSpec {
-  std::string_view name;
-  std::string_view summary;
+  std::string name;
+  std::string summary;
   std::vector<ParamSpec> params;
-  // True when each output pixel depends only on the same input pixel: the kernel runs on views
-  // of the tile directly, without a copy.
+  // True when each output pixel depends only on the same input pixel (no halo).
   bool pointwise = false;
-  // Neighbourhood radius in pixels (0 for pointwise kernels).
-  int (*halo)(const Params& params) = nullptr;
-  // The output type for an input type; throws UsageError naming the kernel when it cannot take
-  // the input.
-  FrameType (*output_type)(FrameType input, const Params& params) = nullptr;
-  // Computes dst from src. dst is already allocated with src's size and the output type; the
-  // function must write into it (OpenCV functions do when size and type match). src and dst
-  // never overlap.
-  void (*apply)(const cv::Mat& src, cv::Mat& dst, const Params& params) = nullptr;
+  bool whole_frame = false;
+  // Tile kernels: neighbourhood radius in pixels (empty for pointwise kernels).
+  std::function<int(const Params&)> halo;
+  // The output type for an input type; throws UsageError saying what it takes when it cannot
+  // take the input (the pipeline adds which stage and which predecessor).
+  std::function<FrameType(FrameType input, const Params&)> output_type;
+  // Frame kernels: the output size for an input size (empty: the same size).
+  std::function<cv::Size(cv::Size input, const Params&)> output_size;
+  // Computes dst from src. dst is already allocated with the output size and type; the function
+  // must write into it (OpenCV functions do when size and type match). src and dst never overlap.
+  std::function<void(const cv::Mat& src, cv::Mat& dst, const Params&)> apply;
 };
 
 // The registry of kernels (built-ins register themselves from workers/registry.cpp).

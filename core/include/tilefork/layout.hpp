@@ -13,6 +13,7 @@ static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 inline constexpr std::uint32_t kLayoutMagic = 0x544c4631;  // "TLF1"
 inline constexpr int kMaxPlanes = 3;
 inline constexpr std::size_t kErrorTextSize = 480;
+inline constexpr std::size_t kMaxStageTasks = 32;  // = kMaxStages of pipeline.hpp
 
 enum class TaskKind : std::uint32_t { none = 0, load = 1, tile = 2, store = 3 };
 // Who owns a slot: the coordinator (free, done, failed) or the workers (busy).
@@ -57,6 +58,7 @@ struct alignas(64) SlotHeader {
   std::int32_t cols;
   std::int32_t depth;
   std::int32_t channels;
+  std::uint32_t stage_tasks[kMaxStageTasks];  // tasks of each stage, from the frame's plan
   char error_text[kErrorTextSize];
 };
 

@@ -3,6 +3,7 @@
 
 #include "tilefork/kernel.hpp"
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,11 +25,18 @@ struct Stage {
 // (in place, the retry would read pixels the dead worker had already changed).
 struct FramePlan {
   std::vector<FrameType> types;  // types[0] is the input; types[i + 1] is stage i's output
+  std::vector<cv::Size> sizes;   // likewise: frame kernels may change the size
   std::vector<int> in_plane;
   std::vector<int> out_plane;
   int planes = 1;
   int result_plane() const { return out_plane.empty() ? 0 : out_plane.back(); }
+  // Bytes of the largest frame anywhere in the pipeline: what each plane must hold.
+  std::size_t max_plane_bytes() const;
+  // Tasks of stage `stage`: its tiles, or 1 for a frame kernel.
+  std::uint32_t task_count(const class Pipeline& pipeline, std::uint32_t stage, cv::Size tile) const;
 };
+
+inline constexpr std::size_t kMaxStages = 32;
 
 class Pipeline {
  public:
@@ -37,9 +45,9 @@ class Pipeline {
   static Pipeline parse(std::string_view text);
 
   const std::vector<Stage>& stages() const noexcept { return stages_; }
-  // Plans a frame of `input` type. Throws UsageError naming the stage that cannot take its
-  // predecessor's output.
-  FramePlan plan(FrameType input) const;
+  // Plans a frame of `input` type and size. Throws UsageError naming the stage that cannot take
+  // its predecessor's output.
+  FramePlan plan(FrameType input, cv::Size size) const;
   std::string describe() const;  // normalised text with every parameter spelled out
 
  private:
