@@ -13,11 +13,6 @@ const KernelSpec& box() {
                   .max = 255, .help = "window width and height in pixels"}},
       .pointwise = false,
       .halo = [](const Params& params) { return params.integer("ksize") / 2; },
-      .output_type =
-          [](FrameType input, const Params&) {
-            require_depth(input, {CV_8U, CV_16U, CV_32F});
-            return input;
-          },
       .apply =
           [](const cv::Mat& src, cv::Mat& dst, const Params& params) {
             const int ksize = params.integer("ksize");

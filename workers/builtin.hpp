@@ -3,7 +3,6 @@
 
 #include "tilefork/kernel.hpp"
 
-#include <initializer_list>
 
 namespace tilefork::builtin {
 
@@ -14,8 +13,5 @@ const KernelSpec& sobel();
 const KernelSpec& threshold();
 const KernelSpec& invert();
 const KernelSpec& gray();
-
-// Throws UsageError ("takes ... frames") unless `input` has one of `depths` and 1..4 channels.
-void require_depth(FrameType input, std::initializer_list<int> depths);
 
 }  // namespace tilefork::builtin

@@ -26,11 +26,6 @@ const KernelSpec& gaussian() {
                   .max = 401, .help = "aperture size; 0 derives it from sigma", .odd = true}},
       .pointwise = false,
       .halo = [](const Params& params) { return aperture(params) / 2; },
-      .output_type =
-          [](FrameType input, const Params&) {
-            require_depth(input, {CV_8U, CV_16U, CV_32F});
-            return input;
-          },
       .apply =
           [](const cv::Mat& src, cv::Mat& dst, const Params& params) {
             const int ksize = params.integer("ksize");

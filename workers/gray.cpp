@@ -1,8 +1,6 @@
 // gray: colour (BGR or BGRA) to one luma channel (cv::cvtColor); a gray frame passes unchanged.
 #include "builtin.hpp"
 
-#include "tilefork/errors.hpp"
-
 #include <opencv2/imgproc.hpp>
 
 namespace tilefork::builtin {
@@ -16,8 +14,6 @@ const KernelSpec& gray() {
       .halo = nullptr,
       .output_type =
           [](FrameType input, const Params&) {
-            require_depth(input, {CV_8U, CV_16U, CV_32F});
-            if (input.channels == 2) throw UsageError("it takes 1, 3 or 4 channels, not 2");
             return FrameType{input.depth, 1};
           },
       .apply =

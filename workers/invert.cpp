@@ -12,11 +12,6 @@ const KernelSpec& invert() {
       .params = {},
       .pointwise = true,
       .halo = nullptr,
-      .output_type =
-          [](FrameType input, const Params&) {
-            require_depth(input, {CV_8U, CV_16U, CV_32F});
-            return input;
-          },
       .apply =
           [](const cv::Mat& src, cv::Mat& dst, const Params&) {
             if (src.depth() == CV_32F) {

@@ -17,12 +17,9 @@ const KernelSpec& median() {
       .halo = [](const Params& params) { return params.integer("ksize") / 2; },
       .output_type =
           [](FrameType input, const Params& params) {
-            if (params.integer("ksize") > 5) {
-              require_depth(input, {CV_8U});
-            } else {
-              require_depth(input, {CV_8U, CV_16U, CV_32F});
+            if (params.integer("ksize") > 5 && input.depth != CV_8U) {
+              throw UsageError("with ksize above 5 it takes 8-bit frames only");
             }
-            if (input.channels == 2) throw UsageError("it takes 1, 3 or 4 channels, not 2");
             return input;
           },
       .apply =

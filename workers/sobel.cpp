@@ -17,13 +17,9 @@ const KernelSpec& sobel() {
                  {.name = "mode", .type = ParamType::choice, .default_value = 0,
                   .help = "magnitude averages |dx| and |dy| (cv::addWeighted 0.5, 0.5)",
                   .choices = {"magnitude", "dx", "dy"}}},
+      .depths = {CV_8U},
       .pointwise = false,
       .halo = [](const Params& params) { return std::max(1, params.integer("ksize") / 2); },
-      .output_type =
-          [](FrameType input, const Params&) {
-            require_depth(input, {CV_8U});
-            return input;
-          },
       .apply =
           [](const cv::Mat& src, cv::Mat& dst, const Params& params) {
             const int ksize = params.integer("ksize");

@@ -29,11 +29,6 @@ const KernelSpec& threshold() {
                   .choices = {"binary", "binary_inv", "trunc", "tozero", "tozero_inv"}}},
       .pointwise = true,
       .halo = nullptr,
-      .output_type =
-          [](FrameType input, const Params&) {
-            require_depth(input, {CV_8U, CV_16U, CV_32F});
-            return input;
-          },
       .apply =
           [](const cv::Mat& src, cv::Mat& dst, const Params& params) {
             cv::threshold(src, dst, params.real("value"), params.real("max"),

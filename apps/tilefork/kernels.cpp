@@ -15,6 +15,7 @@ std::string_view type_name(ParamType type) {
     case ParamType::integer: return "int";
     case ParamType::real: return "real";
     case ParamType::choice: return "choice";
+    case ParamType::numbers: return "numbers";
   }
   return "?";
 }
@@ -28,13 +29,21 @@ nlohmann::json to_json(const KernelSpec& spec) {
                       {"range", param.describe_range()},
                       {"help", param.help}});
   }
-  return {{"name", spec.name}, {"summary", spec.summary}, {"pointwise", spec.pointwise}, {"params", params}};
+  return {{"name", spec.name},
+          {"summary", spec.summary},
+          {"kind", spec.whole_frame ? "frame" : spec.pointwise ? "pointwise" : "tile"},
+          {"depths", spec.depths},
+          {"channels", spec.channels},
+          {"takes", describe_inputs(spec)},
+          {"params", params}};
 }
 
 void print_details(const KernelSpec& spec) {
   fmt::print("{} - {}\n", spec.name, spec.summary);
-  fmt::print("  {}\n", spec.pointwise ? "pointwise (no halo: each pixel from the same input pixel)"
-                                      : "neighbourhood kernel (halo from its parameters)");
+  fmt::print("  {}\n", spec.whole_frame ? "frame kernel: one task per frame, may change its size"
+                       : spec.pointwise ? "pointwise tile kernel: no halo"
+                                        : "tile kernel: tiles grown by a halo that follows from its parameters");
+  fmt::print("  takes {}\n", describe_inputs(spec));
   if (spec.params.empty()) {
     fmt::print("  no parameters\n");
     return;

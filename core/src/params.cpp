@@ -41,6 +41,21 @@ double parse_number(std::string_view kernel, const ParamSpec& spec, std::string_
   return value;
 }
 
+std::vector<double> parse_numbers(std::string_view kernel, const ParamSpec& spec, std::string_view text) {
+  std::vector<double> list;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    const auto end = text.find_first_of(",;", start);
+    const auto piece = text.substr(start, end == std::string_view::npos ? text.npos : end - start);
+    ParamSpec one = spec;
+    one.type = ParamType::real;
+    list.push_back(parse_number(kernel, one, piece));
+    if (end == std::string_view::npos) break;
+    start = end + 1;
+  }
+  return list;
+}
+
 double parse_choice(std::string_view kernel, const ParamSpec& spec, std::string_view text) {
   for (std::size_t i = 0; i < spec.choices.size(); ++i) {
     if (spec.choices[i] == text) return static_cast<double>(i);
@@ -53,11 +68,15 @@ double parse_choice(std::string_view kernel, const ParamSpec& spec, std::string_
 
 std::string ParamSpec::describe_default() const {
   if (type == ParamType::choice) return std::string(choices.at(static_cast<std::size_t>(default_value)));
+  if (type == ParamType::numbers) return default_text.empty() ? "(none)" : default_text;
   return format_number(default_value, type);
 }
 
 std::string ParamSpec::describe_range() const {
   if (type == ParamType::choice) return fmt::format("{}", fmt::join(choices, "|"));
+  if (type == ParamType::numbers) {
+    return fmt::format("list of {}..{}", format_number(min, ParamType::real), format_number(max, ParamType::real));
+  }
   return fmt::format("{}..{}{}", format_number(min, type), format_number(max, type),
                      odd ? (min == 0 ? ", odd or 0" : ", odd") : "");
 }
@@ -65,7 +84,12 @@ std::string ParamSpec::describe_range() const {
 Params::Params(std::string_view kernel, std::span<const ParamSpec> table,
                const std::vector<std::pair<std::string, std::string>>& assignments) {
   values_.reserve(table.size());
-  for (const auto& spec : table) values_.push_back({&spec, spec.default_value});
+  for (const auto& spec : table) {
+    values_.push_back({&spec, spec.default_value,
+                       spec.type == ParamType::numbers && !spec.default_text.empty()
+                           ? parse_numbers(kernel, spec, spec.default_text)
+                           : std::vector<double>{}});
+  }
   for (const auto& [name, text] : assignments) {
     auto it = std::find_if(values_.begin(), values_.end(),
                            [&](const Value& v) { return v.spec->name == name; });
@@ -75,8 +99,11 @@ Params::Params(std::string_view kernel, std::span<const ParamSpec> table,
       throw UsageError(fmt::format("{}: unknown parameter '{}' (it takes: {})", kernel, name,
                                    names.empty() ? "no parameters" : fmt::format("{}", fmt::join(names, ", "))));
     }
-    it->number = it->spec->type == ParamType::choice ? parse_choice(kernel, *it->spec, text)
-                                                     : parse_number(kernel, *it->spec, text);
+    switch (it->spec->type) {
+      case ParamType::choice: it->number = parse_choice(kernel, *it->spec, text); break;
+      case ParamType::numbers: it->list = parse_numbers(kernel, *it->spec, text); break;
+      default: it->number = parse_number(kernel, *it->spec, text); break;
+    }
   }
 }
 
@@ -98,19 +125,35 @@ std::string_view Params::choice(std::string_view name) const {
   return value.spec->choices.at(static_cast<std::size_t>(value.number));
 }
 
+const std::vector<double>& Params::numbers(std::string_view name) const {
+  return find(name, ParamType::numbers).list;
+}
+
 std::string Params::describe() const {
   std::vector<std::string> parts;
   for (const auto& value : values_) {
     const auto& spec = *value.spec;
-    parts.push_back(fmt::format(
-        "{}={}", spec.name,
-        spec.type == ParamType::choice ? std::string(spec.choices.at(static_cast<std::size_t>(value.number)))
-                                       : format_number(value.number, spec.type)));
+    std::string text;
+    switch (spec.type) {
+      case ParamType::choice: text = spec.choices.at(static_cast<std::size_t>(value.number)); break;
+      case ParamType::numbers: text = fmt::format("{:g}", fmt::join(value.list, ",")); break;
+      default: text = format_number(value.number, spec.type); break;
+    }
+    parts.push_back(fmt::format("{}={}", spec.name, text));
   }
   return fmt::format("{}", fmt::join(parts, " "));
 }
 
 int FrameType::cv_type() const { return CV_MAKETYPE(depth, channels); }
+
+std::string describe_inputs(const KernelSpec& spec) {
+  std::vector<std::string> depths;
+  for (int depth : spec.depths) {
+    const std::string name = to_string(FrameType{depth, 1});
+    depths.push_back(name.substr(0, name.rfind(' ')));
+  }
+  return fmt::format("{} frames of {} channels", fmt::join(depths, ", "), fmt::join(spec.channels, ", "));
+}
 
 std::string to_string(FrameType type) {
   const char* depth = "unknown-depth";

@@ -118,8 +118,14 @@ FramePlan Pipeline::plan(FrameType input, cv::Size size) const {
   for (std::size_t i = 0; i < stages_.size(); ++i) {
     const Stage& stage = stages_[i];
     FrameType output;
+    const FrameType stage_input = plan.types.back();
+    const KernelSpec& kernel = *stage.kernel;
     try {
-      output = stage.kernel->output_type(plan.types.back(), stage.params);
+      const bool depth_ok = std::find(kernel.depths.begin(), kernel.depths.end(), stage_input.depth) != kernel.depths.end();
+      const bool channels_ok =
+          std::find(kernel.channels.begin(), kernel.channels.end(), stage_input.channels) != kernel.channels.end();
+      if (!depth_ok || !channels_ok) throw UsageError(fmt::format("it takes {}", describe_inputs(kernel)));
+      output = kernel.output_type ? kernel.output_type(stage_input, stage.params) : stage_input;
     } catch (const UsageError& error) {
       const std::string after =
           i == 0 ? std::string("the input")

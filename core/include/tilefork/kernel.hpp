@@ -1,6 +1,7 @@
 // The kernel author's whole API: a kernel is declared by data (KernelSpec) plus one function.
 #pragma once
 
+#include <opencv2/core/hal/interface.h>
 #include <opencv2/core/mat.hpp>
 
 #include <functional>
@@ -13,14 +14,17 @@
 
 namespace tilefork {
 
-enum class ParamType { integer, real, choice };
+// integer and real are one number; choice one of a list of words; numbers a list of numbers
+// separated by commas or semicolons (a matrix row by row, a lookup table), each within range.
+enum class ParamType { integer, real, choice, numbers };
 
 // One row of a kernel's parameter table. The CLI, `tilefork kernels`, validation and the docs
 // all read this table; nothing repeats it.
 struct ParamSpec {
   std::string name;
   ParamType type = ParamType::integer;
-  double default_value = 0;  // for choice: index into choices
+  double default_value = 0;  // for choice: index into choices; unused for numbers
+  std::string default_text = {};  // numbers only: the default list as typed, e.g. "1,2,1"
   double min = 0;            // inclusive range; ignored for choice
   double max = 0;
   std::string help;
@@ -44,6 +48,7 @@ class Params {
   int integer(std::string_view name) const;
   double real(std::string_view name) const;
   std::string_view choice(std::string_view name) const;
+  const std::vector<double>& numbers(std::string_view name) const;
   // "sigma=2 ksize=0" in table order: how a stage is printed back to the user.
   std::string describe() const;
 
@@ -51,6 +56,7 @@ class Params {
   struct Value {
     const ParamSpec* spec;
     double number;  // integer, real, or choice index
+    std::vector<double> list;  // numbers
   };
   const Value& find(std::string_view name, ParamType type) const;
   std::vector<Value> values_;
@@ -76,13 +82,17 @@ struct KernelSpec {
   std::string name;
   std::string summary;
   std::vector<ParamSpec> params;
+  // The inputs it takes, checked before output_type is asked (which may narrow them further by
+  // parameter). `tilefork kernels NAME` prints them.
+  std::vector<int> depths = {CV_8U, CV_16U, CV_32F};
+  std::vector<int> channels = {1, 3, 4};
   // True when each output pixel depends only on the same input pixel (no halo).
   bool pointwise = false;
   bool whole_frame = false;
   // Tile kernels: neighbourhood radius in pixels (empty for pointwise kernels).
   std::function<int(const Params&)> halo;
-  // The output type for an input type; throws UsageError saying what it takes when it cannot
-  // take the input (the pipeline adds which stage and which predecessor).
+  // The output type for an accepted input type (empty: the same type); throws UsageError saying
+  // what it takes when a parameter rules the input out (the pipeline names stage and predecessor).
   std::function<FrameType(FrameType input, const Params&)> output_type;
   // Frame kernels: the output size for an input size (empty: the same size).
   std::function<cv::Size(cv::Size input, const Params&)> output_size;
@@ -90,6 +100,9 @@ struct KernelSpec {
   // must write into it (OpenCV functions do when size and type match). src and dst never overlap.
   std::function<void(const cv::Mat& src, cv::Mat& dst, const Params&)> apply;
 };
+
+// "8-bit, 16-bit or 32-bit float; 1, 3 or 4 channels": what a kernel takes, for messages and docs.
+std::string describe_inputs(const KernelSpec& spec);
 
 // The registry of kernels (built-ins register themselves from workers/registry.cpp).
 class KernelRegistry {
