@@ -30,6 +30,7 @@ struct RunArguments {
   std::string backend = "sysv";
   std::string executor = "fork";
   int slots = 0;
+  double task_timeout = 300;
   bool quiet = false;
 };
 
@@ -139,6 +140,7 @@ int run(const RunArguments& arguments) {
   options.tile = parse_tile(arguments.tile);
   options.workers = arguments.workers;
   options.slots = arguments.slots;
+  options.task_timeout = std::chrono::milliseconds(static_cast<long long>(arguments.task_timeout * 1000));
 
   const fs::path output_dir(arguments.output_dir);
   std::vector<WorkItem> items = gather_items(arguments, output_dir);
@@ -198,6 +200,11 @@ void add_run_command(CLI::App& app, std::function<int()>& action) {
   command->add_option("--executor", arguments->executor, "fork, threads or serial")->capture_default_str();
   command->add_option("--slots", arguments->slots, "frames in flight (default: workers + 1)")
       ->check(CLI::Range(1, 64));
+  command->add_option("--task-timeout", arguments->task_timeout,
+                      "seconds a load, tile or write may take before its worker is taken to hang, killed "
+                      "and replaced (the task is retried once); 0: no limit")
+      ->check(CLI::Range(0.0, 1e7))
+      ->capture_default_str();
   command->add_flag("--quiet,-q", arguments->quiet, "print only errors");
   command->callback([&action, arguments] { action = [arguments] { return run(*arguments); }; });
 }

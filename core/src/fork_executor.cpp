@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <set>
 #include <tuple>
 #include <opencv2/core.hpp>
 #include <opencv2/core/ocl.hpp>
@@ -125,6 +126,7 @@ class Worker {
  private:
   void execute(const Task& task) {
     const std::uint64_t begin = now_ns();
+    state_.task_started_ns.store(begin, std::memory_order_relaxed);
     stall();
     if (!scheduler_.failed(task.slot)) {
       try {
@@ -139,6 +141,7 @@ class Worker {
       }
     }
     stall();
+    state_.task_started_ns.store(0, std::memory_order_relaxed);
     state_.busy_ns.fetch_add(now_ns() - begin, std::memory_order_relaxed);
     state_.tasks_done.fetch_add(1, std::memory_order_relaxed);
     // Cleared before finishing: a worker that dies in between is caught by the stall check,
@@ -241,7 +244,6 @@ class Coordinator {
     ControlBlock& control = scheduler_.control();
     CoordinatorSignals signals(control.event_seq);
     WorkerPool pool(job_.layout.worker_count(), [this](std::uint32_t index) { Worker(job_, index).run(); });
-    pool_ = &pool;
     std::size_t next = 0;
     std::size_t finished = 0;
     auto last_stall_check = Clock::now();
@@ -252,7 +254,12 @@ class Coordinator {
         break;
       }
       for (const auto& death : pool.reap()) {
-        handle_death(death);
+        if (!handle_death(death) && ++deaths_between_tasks_ > 3 * job_.layout.worker_count() + 3) {
+          throw SystemError(ECHILD, "workers keep dying outside any task",
+                            fmt::format("worker {} (pid {}) ended with {}", death.index, death.pid,
+                                        describe_wait_status(death.status)),
+                            "is something killing tilefork processes (an OOM killer, a ulimit)? see the log above");
+        }
         pool.respawn(death.index);
         ++report_.workers_replaced;
       }
@@ -277,6 +284,7 @@ class Coordinator {
       }
       if (Clock::now() - last_stall_check > std::chrono::milliseconds(200)) {
         check_stalls();
+        check_timeouts(pool);
         last_stall_check = Clock::now();
       }
       if (finished < job_.items.size()) futex_wait(control.event_seq, seen, std::chrono::milliseconds(50));
@@ -301,7 +309,6 @@ class Coordinator {
         if (!result.ok && result.error.empty()) result.error = "not processed: the run was interrupted";
       }
     }
-    pool_ = nullptr;
   }
 
  private:
@@ -322,31 +329,54 @@ class Coordinator {
 
   // A worker died: what it was doing is in its state slot. Retry that task once, then fail the
   // frame with everything we know, and count the task as finished so the frame moves on.
-  void handle_death(const WorkerPool::Death& death) {
+  // Returns false when it died between tasks.
+  bool handle_death(const WorkerPool::Death& death) {
     WorkerState& state = job_.layout.worker(job_.segment.data(), death.index);
     const std::uint32_t slot_plus_one = state.slot.load();
-    const std::string how = describe_wait_status(death.status);
+    std::string how = describe_wait_status(death.status);
+    if (timed_out_.erase(death.pid) != 0) {
+      how = fmt::format("the task timeout ({} s)",
+                        std::chrono::duration<double>(options_.task_timeout).count());
+    }
     if (slot_plus_one == 0 || state.claimed.load() == 0) {
       log(fmt::format("worker {} (pid {}) ended with {} between tasks; starting another", death.index,
                       death.pid, how));
       reset_worker_state(state);
-      return;
+      return false;
     }
     Task task{slot_plus_one - 1, state.task.load(), static_cast<TaskKind>(state.kind.load()), state.stage.load()};
     SlotHeader& header = scheduler_.header(task.slot);
     const std::uint32_t item = header.item.load(std::memory_order_relaxed);
     const std::string where = describe_task(task);
     reset_worker_state(state);
-    if (claim_epoch(header.claim.load()) != claim_epoch(task.claim)) return;  // phase already over
+    if (claim_epoch(header.claim.load()) != claim_epoch(task.claim)) return true;  // phase already over
     const std::string message = fmt::format("worker {} (pid {}) killed by {} on frame {} ({}), {}",
                                             death.index, death.pid, how, item, job_.items[item].input, where);
     if (scheduler_.retry(task)) {
       log(message + "; retrying it once");
-      return;
+      return true;
     }
     log(message + "; giving up on the frame");
     scheduler_.fail(task.slot, message);
     scheduler_.finish(task);
+    return true;
+  }
+
+  // A task running past the timeout is taken to hang: kill its worker; the death is then handled
+  // like any other (retry once, then fail the frame), with the timeout named as the cause.
+  void check_timeouts(WorkerPool& pool) {
+    if (options_.task_timeout.count() <= 0) return;
+    const auto limit = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(options_.task_timeout).count());
+    const std::uint64_t now = now_ns();
+    for (std::uint32_t w = 0; w < job_.layout.worker_count(); ++w) {
+      const WorkerState& state = job_.layout.worker(job_.segment.data(), w);
+      const std::uint64_t started = state.task_started_ns.load(std::memory_order_relaxed);
+      const pid_t pid = pool.pid(w);
+      if (started == 0 || now < started || now - started < limit || pid <= 0 || timed_out_.contains(pid)) continue;
+      timed_out_.insert(pid);
+      ::kill(pid, SIGKILL);
+    }
   }
 
   std::string describe_task(const Task& task) const {
@@ -361,9 +391,11 @@ class Coordinator {
     return "between tasks";
   }
 
+  // The replacement starts from a clean slot: no task, no start time (or it would time out).
   static void reset_worker_state(WorkerState& state) {
     state.claimed.store(0);
     state.slot.store(0);
+    state.task_started_ns.store(0);
   }
 
   // A task can be lost if a worker dies in the instant between claiming it and recording the
@@ -404,7 +436,8 @@ class Coordinator {
   RunReport& report_;
   SlotScheduler scheduler_;
   std::vector<std::uint32_t> stall_seen_;
-  WorkerPool* pool_ = nullptr;
+  std::set<pid_t> timed_out_;  // workers killed for the timeout, not yet reaped
+  std::uint32_t deaths_between_tasks_ = 0;
 };
 
 std::size_t available_memory() {

@@ -65,7 +65,19 @@ void register_test_kernels() {
     if (poisoned(src)) throw std::runtime_error("bad pixel");
     cv::bitwise_not(src, dst);
   };
-  for (const auto& spec : {crash_once, crash_always, throws}) KernelRegistry::instance().add(spec);
+  KernelSpec aborts = base;
+  aborts.name = "aborts";
+  aborts.apply = [](const cv::Mat& src, cv::Mat& dst, const Params&) {
+    if (poisoned(src)) std::abort();
+    cv::bitwise_not(src, dst);
+  };
+  KernelSpec hangs = base;
+  hangs.name = "hangs";
+  hangs.apply = [](const cv::Mat& src, cv::Mat& dst, const Params&) {
+    while (poisoned(src)) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    cv::bitwise_not(src, dst);
+  };
+  for (const auto& spec : {crash_once, crash_always, throws, aborts, hangs}) KernelRegistry::instance().add(spec);
 }
 
 cv::Mat poison_frame(cv::Size size) {
@@ -123,11 +135,13 @@ class ForkSupervision : public ::testing::TestWithParam<Backend> {
     EXPECT_EQ(test::ShmCensus::take().leaked_since(before_), std::vector<std::string>{});
   }
 
-  RunReport run(const std::string& pipeline_text, const std::vector<WorkItem>& items, cv::Size tile = {0, 0}) {
+  RunReport run(const std::string& pipeline_text, const std::vector<WorkItem>& items, cv::Size tile = {0, 0},
+               std::chrono::milliseconds timeout = std::chrono::seconds(60)) {
     RunOptions options;
     options.backend = GetParam();
     options.workers = 2;
     options.tile = tile;
+    options.task_timeout = timeout;
     return run_forked(Pipeline::parse(pipeline_text), items, options);
   }
 
@@ -165,6 +179,32 @@ TEST_P(ForkSupervision, KernelThatAlwaysCrashesCostsOneFrame) {
   }
   EXPECT_EQ(report.workers_replaced, 2) << "one crash, one crash of the retry";
   EXPECT_FALSE(fs::exists(items[1].output)) << "a failed frame must leave no output";
+  EXPECT_EQ(test::difference(test::oracle("invert", frames[2].second), cv::imread(items[2].output, cv::IMREAD_UNCHANGED)), "");
+}
+
+TEST_P(ForkSupervision, KernelThatAbortsCostsOneFrame) {
+  const std::vector<std::pair<std::string, cv::Mat>> frames = {
+      {"a", clean_frame({40, 30}, 1)}, {"poison", poison_frame({50, 40})}, {"b", clean_frame({33, 20}, 2)}};
+  const auto items = test::write_batch(dir_, frames, "out");
+  const RunReport report = run("aborts", items);
+  EXPECT_TRUE(report.items[0].ok && report.items[2].ok);
+  ASSERT_FALSE(report.items[1].ok);
+  EXPECT_NE(report.items[1].error.find("signal 6"), std::string::npos) << report.items[1].error;
+  EXPECT_NE(report.items[1].error.find("stage 1 (aborts)"), std::string::npos) << report.items[1].error;
+}
+
+TEST_P(ForkSupervision, KernelThatHangsIsKilledAtTheTimeoutAndCostsOneFrame) {
+  const std::vector<std::pair<std::string, cv::Mat>> frames = {
+      {"a", clean_frame({40, 30}, 1)}, {"poison", poison_frame({50, 40})}, {"b", clean_frame({33, 20}, 2)}};
+  const auto items = test::write_batch(dir_, frames, "out");
+  const auto start = std::chrono::steady_clock::now();
+  const RunReport report = run("hangs", items, {0, 0}, std::chrono::milliseconds(400));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+  EXPECT_TRUE(report.items[0].ok && report.items[2].ok);
+  ASSERT_FALSE(report.items[1].ok);
+  EXPECT_NE(report.items[1].error.find("task timeout"), std::string::npos) << report.items[1].error;
+  EXPECT_NE(report.items[1].error.find("stage 1 (hangs), tile 0"), std::string::npos) << report.items[1].error;
+  EXPECT_EQ(report.workers_replaced, 2) << "the hung task and its retry";
   EXPECT_EQ(test::difference(test::oracle("invert", frames[2].second), cv::imread(items[2].output, cv::IMREAD_UNCHANGED)), "");
 }
 

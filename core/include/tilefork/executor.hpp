@@ -7,6 +7,7 @@
 
 #include <opencv2/core/types.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -39,7 +40,9 @@ struct RunOptions {
   Backend backend = Backend::sysv;
   int slots = 0;               // frame slots in the segment; 0: workers + 1 (at least 2)
   bool huge_pages = false;
-  bool verbose = false;        // a line per worker event on stderr
+  // Fork executor: a task running longer is taken to hang; its worker is killed and replaced and
+  // the task retried once, then its frame fails. 0: no limit.
+  std::chrono::milliseconds task_timeout{std::chrono::minutes(5)};
 };
 
 struct ItemResult {

@@ -72,6 +72,7 @@ struct alignas(64) WorkerState {
   std::atomic<std::uint32_t> stage;
   std::atomic<std::uint64_t> tasks_done;
   std::atomic<std::uint64_t> busy_ns;
+  std::atomic<std::uint64_t> task_started_ns;  // steady clock; 0 between tasks (timeouts)
 };
 
 class SegmentLayout {
