@@ -3,6 +3,7 @@
 
 #include "tilefork/errors.hpp"
 #include "tilefork/executor.hpp"
+#include "tilefork/external_worker.hpp"
 #include "tilefork/frame_io.hpp"
 #include "tilefork/pipeline.hpp"
 
@@ -31,6 +32,7 @@ struct RunArguments {
   std::string executor = "fork";
   int slots = 0;
   double task_timeout = 300;
+  std::string worker_exec;
   bool quiet = false;
 };
 
@@ -133,6 +135,11 @@ void prepare_output_dir(const fs::path& dir) {
 }
 
 int run(const RunArguments& arguments) {
+  if (!arguments.worker_exec.empty()) {
+    for (const KernelSpec& spec : describe_external_worker(arguments.worker_exec)) {
+      KernelRegistry::instance().add(spec);
+    }
+  }
   const Pipeline pipeline = Pipeline::parse(arguments.pipeline);
   RunOptions options;
   options.executor = parse_executor(arguments.executor);
@@ -140,6 +147,7 @@ int run(const RunArguments& arguments) {
   options.tile = parse_tile(arguments.tile);
   options.workers = arguments.workers;
   options.slots = arguments.slots;
+  options.worker_exec = arguments.worker_exec;
   options.task_timeout = std::chrono::milliseconds(static_cast<long long>(arguments.task_timeout * 1000));
 
   const fs::path output_dir(arguments.output_dir);
@@ -205,6 +213,9 @@ void add_run_command(CLI::App& app, std::function<int()>& action) {
                       "and replaced (the task is retried once); 0: no limit")
       ->check(CLI::Range(0.0, 1e7))
       ->capture_default_str();
+  command->add_option("--worker-exec", arguments->worker_exec,
+                      "a program offering more kernels, run beside each worker and working on the shared "
+                      "segment in place (docs/worker-protocol.md)");
   command->add_flag("--quiet,-q", arguments->quiet, "print only errors");
   command->callback([&action, arguments] { action = [arguments] { return run(*arguments); }; });
 }

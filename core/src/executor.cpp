@@ -42,6 +42,12 @@ int resolve_workers(const RunOptions& options) {
 
 RunReport run_batch(const Pipeline& pipeline, std::span<const WorkItem> items,
                     const RunOptions& options) {
+  for (const Stage& stage : pipeline.stages()) {
+    if (stage.kernel->external && options.executor != ExecutorKind::fork) {
+      throw UsageError(fmt::format("kernel '{}' runs in an external worker program, which only --executor fork "
+                                   "starts", stage.kernel->name));
+    }
+  }
   switch (options.executor) {
     case ExecutorKind::serial: return run_serial(pipeline, items, options);
     case ExecutorKind::threads: return run_threads(pipeline, items, options);

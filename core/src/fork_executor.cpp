@@ -2,6 +2,7 @@
 #include "frame_steps.hpp"
 #include "scheduler.hpp"
 #include "tilefork/errors.hpp"
+#include "tilefork/external_worker.hpp"
 #include "tilefork/futex.hpp"
 #include "tilefork/layout.hpp"
 #include "tilefork/tile.hpp"
@@ -15,6 +16,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <optional>
 #include <set>
 #include <tuple>
 #include <opencv2/core.hpp>
@@ -89,6 +91,7 @@ struct ForkJob {
   const SegmentLayout& layout;
   Segment& segment;
   cv::Size tile;
+  const std::string& worker_exec;
 };
 
 // The worker side: claim tasks, run them where the pixels lie, report through the segment.
@@ -104,6 +107,7 @@ class Worker {
   }
 
   void run() {
+    std::signal(SIGPIPE, SIG_IGN);  // a worker program that goes away is an error, not our death
     cv::setNumThreads(0);
     cv::ocl::setUseOpenCL(false);
     job_.segment.prefault();
@@ -120,6 +124,7 @@ class Worker {
       futex_wait(control.work_seq, seq);
       control.idle_workers.fetch_sub(1);
     }
+    external_.reset();
     job_.segment.detach();
   }
 
@@ -206,7 +211,15 @@ class Worker {
     const cv::Rect rect = stage.kernel->whole_frame ? cv::Rect({0, 0}, output.size())
                                                     : TileGrid(output.size(), job_.tile).rect(task.index());
     try {
-      runner_.run(stage, input, output, rect);
+      if (stage.kernel->external) {
+        if (!external_) external_.emplace(job_.worker_exec, job_.segment);
+        const cv::Rect read = cv::Rect(rect.x - stage.halo, rect.y - stage.halo, rect.width + 2 * stage.halo,
+                                       rect.height + 2 * stage.halo) & cv::Rect({0, 0}, input.size());
+        external_->run_tile(stage, input, output, read, rect, scheduler_.header(task.slot).item.load(),
+                            task.stage, task.index());
+      } else {
+        runner_.run(stage, input, output, rect);
+      }
     } catch (const std::exception& error) {
       throw std::runtime_error(describe_tile_failure(job_.pipeline, task.stage, task.index(), rect, error.what()));
     }
@@ -225,6 +238,7 @@ class Worker {
   SlotScheduler scheduler_;
   WorkerState& state_;
   TileRunner runner_;
+  std::optional<ExternalWorker> external_;  // started at the first external tile
   std::map<std::tuple<int, int, int, int>, FramePlan> plans_;
   int stall_us_ = 0;
   std::minstd_rand random_;
@@ -462,6 +476,10 @@ RunReport run_forked(const Pipeline& pipeline, std::span<const WorkItem> items,
   RunReport report;
   report.items.resize(items.size());
   const auto workers = static_cast<std::uint32_t>(resolve_workers(options));
+  if (!options.worker_exec.empty() && options.backend == Backend::anon) {
+    throw UsageError("--worker-exec needs --backend sysv or --backend posix: another program cannot attach "
+                     "an anonymous mapping");
+  }
   report.workers = static_cast<int>(workers);
 
   // Size the planes from the headers: every item's every stage must fit.
@@ -505,7 +523,7 @@ RunReport run_forked(const Pipeline& pipeline, std::span<const WorkItem> items,
   if (const int threads = thread_count(); threads > 1) {
     std::fprintf(stderr, "tilefork: warning: the coordinator has %d threads before forking workers\n", threads);
   }
-  const ForkJob job{pipeline, checked, layout, segment, options.tile};
+  const ForkJob job{pipeline, checked, layout, segment, options.tile, options.worker_exec};
   Coordinator(job, options, report).run();
   segment.detach();
   report.seconds = std::chrono::duration<double>(Clock::now() - start).count();

@@ -40,6 +40,9 @@ struct RunOptions {
   Backend backend = Backend::sysv;
   int slots = 0;               // frame slots in the segment; 0: workers + 1 (at least 2)
   bool huge_pages = false;
+  // Fork executor: the external worker program for the stages whose kernels are external
+  // (docs/worker-protocol.md); empty when none.
+  std::string worker_exec;
   // Fork executor: a task running longer is taken to hang; its worker is killed and replaced and
   // the task retried once, then its frame fails. 0: no limit.
   std::chrono::milliseconds task_timeout{std::chrono::minutes(5)};

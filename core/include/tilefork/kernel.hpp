@@ -89,6 +89,9 @@ struct KernelSpec {
   // True when each output pixel depends only on the same input pixel (no halo).
   bool pointwise = false;
   bool whole_frame = false;
+  // Runs in an external worker program (docs/worker-protocol.md), not through `apply`: only the
+  // fork executor can run it.
+  bool external = false;
   // Tile kernels: neighbourhood radius in pixels (empty for pointwise kernels).
   std::function<int(const Params&)> halo;
   // The output type for an accepted input type (empty: the same type); throws UsageError saying
