@@ -8,6 +8,7 @@ packages=(
   libopencv-dev libtbb-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev nlohmann-json3-dev libfmt-dev
+  python3-numpy
 )
 
 missing=()
