@@ -1,19 +1,22 @@
-// `tilefork run`: gather inputs, plan outputs, run the batch, print one line per failure and a summary.
+// `tilefork run`: plan the batch, run it, print one line per failure and a summary (or JSON).
 #include "commands.hpp"
+#include "inputs.hpp"
 
 #include "tilefork/errors.hpp"
 #include "tilefork/executor.hpp"
 #include "tilefork/external_worker.hpp"
 #include "tilefork/frame_io.hpp"
 #include "tilefork/pipeline.hpp"
+#include "tilefork/tile.hpp"
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
-#include <algorithm>
 #include <charconv>
+#include <cstring>
 #include <fcntl.h>
 #include <filesystem>
-#include <map>
+#include <iostream>
 #include <set>
 #include <unistd.h>
 
@@ -26,6 +29,12 @@ struct RunArguments {
   std::string pipeline;
   std::vector<std::string> inputs;
   std::string output_dir;
+  OutputRules rules;
+  bool recursive = false;
+  bool overwrite = false;
+  bool skip_existing = false;
+  bool dry_run = false;
+  bool json = false;
   int workers = 0;
   std::string tile = "0x64";
   std::string backend = "sysv";
@@ -35,17 +44,6 @@ struct RunArguments {
   std::string worker_exec;
   bool quiet = false;
 };
-
-const std::set<std::string, std::less<>> kImageExtensions = {
-    ".png", ".jpg", ".jpeg", ".jpe", ".bmp", ".dib", ".tif", ".tiff", ".webp",
-    ".pgm", ".ppm", ".pbm", ".pnm", ".pxm", ".sr", ".ras", ".exr", ".hdr", ".pic", ".jp2"};
-
-bool has_image_extension(const fs::path& path) {
-  std::string extension = path.extension().string();
-  std::transform(extension.begin(), extension.end(), extension.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return kImageExtensions.contains(extension);
-}
 
 cv::Size parse_tile(std::string_view text) {
   if (text == "whole") return {0, 0};
@@ -65,52 +63,6 @@ cv::Size parse_tile(std::string_view text) {
     return {side, side};
   }
   return {number(text.substr(0, x)), number(text.substr(x + 1))};
-}
-
-// A file stands for itself; a folder for the image files directly in it (sorted, by extension).
-// The output keeps the input's name, relative to the folder it was found in.
-std::vector<WorkItem> gather_items(const RunArguments& arguments, const fs::path& output_dir) {
-  std::vector<WorkItem> items;
-  std::map<fs::path, std::string> outputs;  // output -> input, to refuse collisions
-  auto add = [&](const fs::path& input, const fs::path& relative) {
-    WorkItem item;
-    item.input = input.string();
-    item.output = (output_dir / relative).string();
-    const fs::path canonical_output = fs::weakly_canonical(item.output);
-    if (canonical_output == fs::weakly_canonical(input)) {
-      throw UsageError(fmt::format("output '{}' would overwrite its input: choose another -o folder",
-                                   item.output));
-    }
-    if (const auto [it, inserted] = outputs.emplace(canonical_output, item.input); !inserted) {
-      throw UsageError(fmt::format("inputs '{}' and '{}' would both be written to '{}': rename one or run "
-                                   "them separately", it->second, item.input, item.output));
-    }
-    items.push_back(std::move(item));
-  };
-  for (const auto& text : arguments.inputs) {
-    const fs::path path(text);
-    std::error_code error;
-    const auto status = fs::status(path, error);
-    if (!fs::exists(status)) {
-      throw UsageError(fmt::format("input '{}' does not exist", text));
-    }
-    if (fs::is_directory(status)) {
-      std::vector<fs::path> files;
-      for (const auto& entry : fs::directory_iterator(path, error)) {
-        if (entry.is_regular_file() && has_image_extension(entry.path())) files.push_back(entry.path());
-      }
-      if (error) throw UsageError(fmt::format("cannot read folder '{}': {}", text, error.message()));
-      std::sort(files.begin(), files.end());
-      if (files.empty()) {
-        throw UsageError(fmt::format("folder '{}' has no image files (looked for {} ...)", text,
-                                     ".png .jpg .tif .bmp .webp"));
-      }
-      for (const auto& file : files) add(file, file.filename());
-    } else {
-      add(path, path.filename());
-    }
-  }
-  return items;
 }
 
 void prepare_output_dir(const fs::path& dir) {
@@ -134,10 +86,104 @@ void prepare_output_dir(const fs::path& dir) {
   }
 }
 
+// Outputs that exist already: refused unless --overwrite, skipped with --skip-existing when
+// at least as new as their input (outputs are written whole or not at all, so one that exists
+// is complete). Returns the indices of the items to skip.
+std::set<std::size_t> existing_outputs(const std::vector<WorkItem>& items, const RunArguments& arguments) {
+  std::set<std::size_t> skip;
+  std::vector<std::string> clashes;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    std::error_code error;
+    const auto output_time = fs::last_write_time(items[i].output, error);
+    if (error) continue;  // no such output
+    if (arguments.skip_existing && output_time >= fs::last_write_time(items[i].input, error) && !error) {
+      skip.insert(i);
+    } else if (!arguments.overwrite && !arguments.skip_existing) {
+      clashes.push_back(items[i].output);
+    }
+  }
+  if (!clashes.empty()) {
+    throw UsageError(fmt::format("{} output{} exist already ('{}'{}): add --overwrite to replace them or "
+                                 "--skip-existing to keep them and do the rest",
+                                 clashes.size(), clashes.size() == 1 ? "" : "s", clashes.front(),
+                                 clashes.size() > 1 ? ", ..." : ""));
+  }
+  return skip;
+}
+
+void print_plan(const Pipeline& pipeline, std::vector<WorkItem>& items, const RunOptions& options,
+                std::size_t skipped) {
+  std::size_t unreadable = 0;
+  for (const auto& item : items) unreadable += item.error.empty() ? 0 : 1;
+  fmt::print("pipeline: {}\n", pipeline.describe());
+  fmt::print("items: {} to do, {} skipped as done, {} unreadable\n", items.size() - unreadable, skipped, unreadable);
+  fmt::print("executor: {}, {} worker(s), tiles {}x{} (0 = whole width or height)\n", to_string(options.executor),
+             resolve_workers(options), options.tile.width, options.tile.height);
+  if (options.executor == ExecutorKind::fork) {
+    const SegmentShape shape = plan_segment(pipeline, items, options);
+    fmt::print("segment: {} backend, {} slot(s) x {} plane(s) x {:.1f} MiB = {:.1f} MiB\n", to_string(options.backend),
+               shape.slots, shape.planes, static_cast<double>(shape.plane_bytes) / (1 << 20),
+               static_cast<double>(shape.segment_bytes) / (1 << 20));
+  }
+  for (const auto& item : items) {
+    if (!item.error.empty()) {
+      fmt::print("  {} -> {}: will fail: {}\n", item.input, item.output, item.error);
+      continue;
+    }
+    std::string tiles;
+    try {
+      const FramePlan plan = pipeline.plan(item.info.type, item.info.size);
+      for (std::uint32_t s = 0; s < pipeline.stages().size(); ++s) {
+        tiles += fmt::format("{}{}", s == 0 ? "" : "+", plan.task_count(pipeline, s, options.tile));
+      }
+    } catch (const std::exception& error) {
+      tiles = error.what();
+    }
+    fmt::print("  {} -> {} ({}x{} {}; tasks per stage {})\n", item.input, item.output, item.info.size.width,
+               item.info.size.height, to_string(item.info.type), tiles);
+  }
+}
+
+nlohmann::json summary_json(const Pipeline& pipeline, const std::vector<WorkItem>& items, const RunReport& report,
+                            const std::set<std::size_t>& skipped, const std::vector<std::size_t>& ran) {
+  nlohmann::json list = nlohmann::json::array();
+  std::vector<const ItemResult*> result_of(items.size(), nullptr);
+  for (std::size_t k = 0; k < ran.size(); ++k) result_of[ran[k]] = &report.items[k];
+  std::size_t ok = 0;
+  std::size_t failed = 0;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    nlohmann::json entry = {{"input", items[i].input}, {"output", items[i].output}};
+    if (skipped.contains(i)) {
+      entry["status"] = "skipped";
+    } else if (result_of[i] != nullptr && result_of[i]->ok) {
+      entry["status"] = "ok";
+      ++ok;
+    } else {
+      entry["status"] = "failed";
+      entry["error"] = result_of[i] != nullptr ? result_of[i]->error : "not run";
+      ++failed;
+    }
+    list.push_back(std::move(entry));
+  }
+  return {{"pipeline", pipeline.describe()},
+          {"items", list},
+          {"totals", {{"ok", ok}, {"failed", failed}, {"skipped", skipped.size()}}},
+          {"seconds", report.seconds},
+          {"megapixels", static_cast<double>(report.pixels) / 1e6},
+          {"workers", report.workers},
+          {"workers_replaced", report.workers_replaced},
+          {"segment_bytes", report.segment_bytes},
+          {"interrupted", report.interrupted}};
+}
+
 int run(const RunArguments& arguments) {
   if (!arguments.worker_exec.empty()) {
     for (const KernelSpec& spec : describe_external_worker(arguments.worker_exec)) {
-      KernelRegistry::instance().add(spec);
+      try {
+        KernelRegistry::instance().add(spec);
+      } catch (const UsageError& error) {
+        throw UsageError(fmt::format("--worker-exec '{}': {}", arguments.worker_exec, error.what()));
+      }
     }
   }
   const Pipeline pipeline = Pipeline::parse(arguments.pipeline);
@@ -150,34 +196,59 @@ int run(const RunArguments& arguments) {
   options.worker_exec = arguments.worker_exec;
   options.task_timeout = std::chrono::milliseconds(static_cast<long long>(arguments.task_timeout * 1000));
 
-  const fs::path output_dir(arguments.output_dir);
-  std::vector<WorkItem> items = gather_items(arguments, output_dir);
-  prepare_output_dir(output_dir);
-  for (WorkItem& item : items) {
+  OutputRules rules = arguments.rules;
+  rules.folder = arguments.output_dir;
+  rules.pipeline = pipeline.describe();
+  std::vector<WorkItem> items = gather_items(arguments.inputs, arguments.recursive, rules, std::cin);
+  const std::set<std::size_t> skipped = existing_outputs(items, arguments);
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (skipped.contains(i)) continue;
     try {
-      item.info = probe_image(item.input);
+      items[i].info = probe_image(items[i].input);
     } catch (const ImageError& error) {
-      item.error = error.what();
+      items[i].error = error.what();
     }
   }
+  if (arguments.dry_run) {
+    std::vector<WorkItem> todo;
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      if (!skipped.contains(i)) todo.push_back(items[i]);
+    }
+    print_plan(pipeline, todo, options, skipped.size());
+    return kExitOk;
+  }
 
-  const RunReport report = run_batch(pipeline, items, options);
+  // Folders of the outputs (mirrored subfolders included) exist before any worker writes.
+  prepare_output_dir(arguments.output_dir);
+  std::vector<WorkItem> todo;
+  std::vector<std::size_t> ran;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (skipped.contains(i)) continue;
+    std::error_code error;
+    fs::create_directories(fs::path(items[i].output).parent_path(), error);
+    todo.push_back(items[i]);
+    ran.push_back(i);
+  }
+  const RunReport report = run_batch(pipeline, todo, options);
 
   std::size_t failed = 0;
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    if (report.items[i].ok) continue;
+  for (std::size_t k = 0; k < todo.size(); ++k) {
+    if (report.items[k].ok) continue;
     ++failed;
-    fmt::print(stderr, "tilefork: error: {}: {}\n", items[i].input, report.items[i].error);
+    fmt::print(stderr, "tilefork: error: {}: {}\n", todo[k].input, report.items[k].error);
+  }
+  if (arguments.json) {
+    fmt::print("{}\n", summary_json(pipeline, items, report, skipped, ran).dump(2));
   }
   if (!arguments.quiet) {
     const double megapixels = static_cast<double>(report.pixels) / 1e6;
     fmt::print(stderr,
-               "tilefork: {} of {} frames written to {} ({:.1f} MP) in {:.2f} s: {:.1f} MP/s; "
+               "tilefork: {} of {} frames written to {}{} ({:.1f} MP) in {:.2f} s: {:.1f} MP/s; "
                "pipeline \"{}\"; executor {}, {} worker{}, tiles {}{}\n",
-               items.size() - failed, items.size(), output_dir.string(), megapixels, report.seconds,
-               report.seconds > 0 ? megapixels / report.seconds : 0.0, pipeline.describe(),
-               to_string(options.executor), report.workers, report.workers == 1 ? "" : "s",
-               arguments.tile,
+               todo.size() - failed, todo.size(), arguments.output_dir,
+               skipped.empty() ? "" : fmt::format(", {} skipped as done", skipped.size()), megapixels,
+               report.seconds, report.seconds > 0 ? megapixels / report.seconds : 0.0, pipeline.describe(),
+               to_string(options.executor), report.workers, report.workers == 1 ? "" : "s", arguments.tile,
                options.executor == ExecutorKind::fork
                    ? fmt::format(", {} segment of {:.1f} MiB", to_string(options.backend),
                                  static_cast<double>(report.segment_bytes) / (1 << 20))
@@ -194,11 +265,25 @@ int run(const RunArguments& arguments) {
 
 void add_run_command(CLI::App& app, std::function<int()>& action) {
   auto arguments = std::make_shared<RunArguments>();
-  auto* command = app.add_subcommand("run", "filter image files or folders through a pipeline");
+  auto* command = app.add_subcommand("run", "filter image files, folders or patterns through a pipeline");
   command->add_option("--pipeline,-p", arguments->pipeline,
                       "stages separated by |, e.g. \"gaussian sigma=2 | sobel\"")->required();
   command->add_option("-o,--output", arguments->output_dir, "output folder (created if missing)")->required();
-  command->add_option("inputs", arguments->inputs, "image files or folders")->required();
+  command->add_option("inputs", arguments->inputs,
+                      "image files, folders, quoted patterns (\"shots/*.jpg\"), or - for paths on standard input")
+      ->required();
+  command->add_flag("--recursive,-r", arguments->recursive, "take folders' subfolders too, mirrored in the output");
+  command->add_option("--name", arguments->rules.name,
+                      "output file name: {stem} {ext} {index} {pipeline}")->capture_default_str();
+  command->add_option("--format", arguments->rules.format, "output format: same, png, jpg, tif or webp")
+      ->capture_default_str();
+  command->add_option("--quality", arguments->rules.quality, "JPEG/WebP quality 1..100 (default: JPEG 95, WebP lossless)")
+      ->check(CLI::Range(1, 100));
+  command->add_flag("--overwrite", arguments->overwrite, "replace outputs that exist");
+  command->add_flag("--skip-existing", arguments->skip_existing,
+                    "resume: keep outputs that exist and are newer than their input, do the rest");
+  command->add_flag("--dry-run", arguments->dry_run, "print the plan (items, slots, segment, tasks) and stop");
+  command->add_flag("--json", arguments->json, "print a JSON summary (per item status, totals, timings) on stdout");
   command->add_option("--workers,-j", arguments->workers, "worker processes (default: one per core)")
       ->check(CLI::Range(1, 1024));
   command->add_option("--tile", arguments->tile,
@@ -217,7 +302,12 @@ void add_run_command(CLI::App& app, std::function<int()>& action) {
                       "a program offering more kernels, run beside each worker and working on the shared "
                       "segment in place (docs/worker-protocol.md)");
   command->add_flag("--quiet,-q", arguments->quiet, "print only errors");
-  command->callback([&action, arguments] { action = [arguments] { return run(*arguments); }; });
+  command->callback([&action, arguments] {
+    if (arguments->overwrite && arguments->skip_existing) {
+      throw CLI::ValidationError("--overwrite and --skip-existing", "choose one of them");
+    }
+    action = [arguments] { return run(*arguments); };
+  });
 }
 
 }  // namespace tilefork::app

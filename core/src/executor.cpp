@@ -108,7 +108,7 @@ std::uint64_t process_private_frame(const Pipeline& pipeline, const WorkItem& it
       });
       tasks += grid.count();
     }
-    if (!item.output.empty()) store_image(planes[frame.plan.result_plane()], item.output);
+    if (!item.output.empty()) store_image(planes[frame.plan.result_plane()], item.output, item.quality);
     result.ok = true;
     pixels += static_cast<std::uint64_t>(frame.image.total());
     return tasks;

@@ -230,7 +230,7 @@ class Worker {
     const WorkItem& item = job_.items[header.item.load(std::memory_order_relaxed)];
     if (item.output.empty()) return;
     const FramePlan& plan = plan_of(task);
-    store_image(plane(task, plan, plan.result_plane(), plan.types.size() - 1), item.output);
+    store_image(plane(task, plan, plan.result_plane(), plan.types.size() - 1), item.output, item.quality);
   }
 
   const ForkJob& job_;
@@ -468,6 +468,28 @@ std::size_t available_memory() {
 
 }  // namespace
 
+SegmentShape plan_segment(const Pipeline& pipeline, std::span<WorkItem> items, const RunOptions& options) {
+  SegmentShape shape;
+  // Size the planes from the headers: every item's every stage must fit.
+  for (WorkItem& item : items) {
+    if (!item.error.empty()) continue;
+    try {
+      int item_planes = 1;
+      shape.plane_bytes = std::max(shape.plane_bytes, plane_bytes(pipeline, item.info, &item_planes));
+      shape.planes = std::max(shape.planes, static_cast<std::uint32_t>(item_planes));
+      ++shape.runnable;
+    } catch (const std::exception& error) {
+      item.error = error.what();
+    }
+  }
+  const auto workers = static_cast<std::uint32_t>(resolve_workers(options));
+  shape.slots = options.slots > 0 ? static_cast<std::uint32_t>(options.slots) : std::max<std::uint32_t>(2, workers + 1);
+  shape.slots = static_cast<std::uint32_t>(std::clamp<std::size_t>(shape.runnable, 1, shape.slots));
+  shape.slots = std::min<std::uint32_t>(shape.slots, 64);
+  shape.segment_bytes = SegmentLayout(shape.slots, workers, shape.planes, shape.plane_bytes).size();
+  return shape;
+}
+
 RunReport run_forked(const Pipeline& pipeline, std::span<const WorkItem> items,
                      const RunOptions& options) {
   const auto start = Clock::now();
@@ -482,36 +504,18 @@ RunReport run_forked(const Pipeline& pipeline, std::span<const WorkItem> items,
   }
   report.workers = static_cast<int>(workers);
 
-  // Size the planes from the headers: every item's every stage must fit.
-  std::size_t capacity = 1;
-  int planes = 1;
-  std::size_t runnable = 0;
   std::vector<WorkItem> checked(items.begin(), items.end());
-  for (WorkItem& item : checked) {
-    if (!item.error.empty()) continue;
-    try {
-      int item_planes = 1;
-      capacity = std::max(capacity, plane_bytes(pipeline, item.info, &item_planes));
-      planes = std::max(planes, item_planes);
-      ++runnable;
-    } catch (const std::exception& error) {
-      item.error = error.what();
-    }
-  }
-  if (runnable == 0) {
+  const SegmentShape shape = plan_segment(pipeline, checked, options);
+  if (shape.runnable == 0) {
     for (std::size_t i = 0; i < checked.size(); ++i) report.items[i].error = checked[i].error;
     return report;
   }
-  std::uint32_t slots = options.slots > 0 ? static_cast<std::uint32_t>(options.slots)
-                                          : std::max<std::uint32_t>(2, workers + 1);
-  slots = static_cast<std::uint32_t>(std::min<std::size_t>(slots, runnable));
-  slots = std::min<std::uint32_t>(slots, 64);
-  const SegmentLayout layout(slots, workers, static_cast<std::uint32_t>(planes), capacity);
+  const SegmentLayout layout(shape.slots, workers, shape.planes, shape.plane_bytes);
   const std::size_t memory = available_memory();
   if (memory != 0 && layout.size() > memory) {
     throw SystemError(ENOMEM, "the shared segment would not fit in memory",
                       fmt::format("{} slots x {} planes x {:.1f} MiB = {:.1f} MiB, {:.1f} MiB available",
-                                  slots, planes, static_cast<double>(capacity) / (1 << 20),
+                                  shape.slots, shape.planes, static_cast<double>(shape.plane_bytes) / (1 << 20),
                                   static_cast<double>(layout.size()) / (1 << 20),
                                   static_cast<double>(memory) / (1 << 20)),
                       "use fewer --slots (at least 1), fewer --workers, or smaller frames");

@@ -74,10 +74,11 @@ std::string lower_case_extension(const std::string& path) {
   return extension;
 }
 
-std::vector<int> encoder_parameters(std::string_view extension) {
+std::vector<int> encoder_parameters(std::string_view extension, int quality) {
   if (extension == ".jpg" || extension == ".jpeg" || extension == ".jpe") {
-    return {cv::IMWRITE_JPEG_QUALITY, jpeg_quality};
+    return {cv::IMWRITE_JPEG_QUALITY, quality > 0 ? quality : jpeg_quality};
   }
+  if (extension == ".webp" && quality > 0) return {cv::IMWRITE_WEBP_QUALITY, quality};
   if (extension == ".tif" || extension == ".tiff") {
     // Without an explicit compression OpenCV 4.6 stores 3-channel float frames as LogLuv
     // (SGILOG), which is lossy (0 comes back as -0.006). Naming any compression makes it
@@ -87,7 +88,7 @@ std::vector<int> encoder_parameters(std::string_view extension) {
   return {};
 }
 
-std::vector<std::uint8_t> encode(const cv::Mat& image, const std::string& path) {
+std::vector<std::uint8_t> encode(const cv::Mat& image, const std::string& path, int quality) {
   const std::string extension = lower_case_extension(path);
   if (extension.empty() || extension == ".") {
     throw ImageError(fmt::format(
@@ -118,7 +119,7 @@ std::vector<std::uint8_t> encode(const cv::Mat& image, const std::string& path) 
   }
   std::vector<std::uint8_t> bytes;
   try {
-    if (!cv::imencode(extension, image, bytes, encoder_parameters(extension))) {
+    if (!cv::imencode(extension, image, bytes, encoder_parameters(extension, quality))) {
       throw ImageError(fmt::format("cannot encode '{}': OpenCV's encoder for '{}' failed on {}",
                                    path, extension, to_string(type)));
     }
@@ -340,8 +341,8 @@ cv::Mat load_image(const std::string& path) {
   throw ImageError(fmt::format("cannot decode '{}': corrupt or unsupported image", path));
 }
 
-void store_image(const cv::Mat& image, const std::string& path) {
-  write_atomically(path, encode(image, path));
+void store_image(const cv::Mat& image, const std::string& path, int quality) {
+  write_atomically(path, encode(image, path, quality));
 }
 
 }  // namespace tilefork

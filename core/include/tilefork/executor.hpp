@@ -28,6 +28,7 @@ struct WorkItem {
   ImageInfo info;
   std::string error;
   cv::Mat image;  // when set, the frame itself, used instead of decoding `input` (benchmarks)
+  int quality = -1;  // JPEG/WebP quality of the output, 1..100; -1: the format's default
 };
 
 struct RunOptions {
@@ -71,6 +72,18 @@ struct RunReport {
 // the machinery itself (segment creation, fork) before any item is processed.
 RunReport run_batch(const Pipeline& pipeline, std::span<const WorkItem> items,
                     const RunOptions& options);
+
+// The fork executor's segment for a batch: K frame slots of up to three planes, each plane as
+// large as the largest frame anywhere in the pipeline. Items whose pipeline cannot take their
+// type get the reason in `error` (and count as not runnable).
+struct SegmentShape {
+  std::size_t runnable = 0;
+  std::uint32_t slots = 1;
+  std::uint32_t planes = 1;
+  std::size_t plane_bytes = 1;
+  std::size_t segment_bytes = 0;
+};
+SegmentShape plan_segment(const Pipeline& pipeline, std::span<WorkItem> items, const RunOptions& options);
 
 // The executors behind run_batch, for tests and benchmarks that want one by name.
 RunReport run_serial(const Pipeline& pipeline, std::span<const WorkItem> items, const RunOptions& options);

@@ -30,7 +30,8 @@ cv::Mat load_image(const std::string& path);
 // does not change or holds the whole new file: the bytes go to an unnamed file (O_TMPFILE) in the
 // same folder, which is given its name only when complete. A process killed at any point leaves
 // no partial file. Throws ImageError naming the path and the reason.
-void store_image(const cv::Mat& image, const std::string& path);
+void store_image(const cv::Mat& image, const std::string& path, int quality = -1);
+// `quality` 1..100 sets JPEG and WebP quality (-1: JPEG 95, WebP lossless).
 
 class ImageError : public std::runtime_error {
  public:

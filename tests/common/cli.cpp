@@ -1,0 +1,54 @@
+// Running the tilefork command from tests.
+#include "common/cli.hpp"
+
+#include <fstream>
+#include <sstream>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef TILEFORK_BINARY
+#define TILEFORK_BINARY "tilefork"
+#endif
+
+namespace tilefork::test {
+
+std::string slurp(const std::string& path) {
+  std::ifstream file(path);
+  std::stringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
+
+std::size_t count_lines_with(const std::string& text, const std::string& needle) {
+  std::size_t count = 0;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) count += line.find(needle) != std::string::npos ? 1 : 0;
+  return count;
+}
+
+Outcome run_tilefork(const std::vector<std::string>& args, const TempDir& scratch, const std::string& input) {
+  const std::string in = scratch / "stdin.txt";
+  const std::string out = scratch / "stdout.txt";
+  const std::string err = scratch / "stderr.txt";
+  std::ofstream(in) << input;
+  const pid_t pid = fork();
+  if (pid == 0) {
+    std::freopen(in.c_str(), "r", stdin);
+    std::freopen(out.c_str(), "w", stdout);
+    std::freopen(err.c_str(), "w", stderr);
+    std::vector<char*> argv{const_cast<char*>(TILEFORK_BINARY)};
+    for (const auto& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
+    argv.push_back(nullptr);
+    execv(TILEFORK_BINARY, argv.data());
+    _exit(127);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  Outcome outcome;
+  outcome.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  outcome.out = slurp(out);
+  outcome.err = slurp(err);
+  return outcome;
+}
+
+}  // namespace tilefork::test

@@ -1,0 +1,24 @@
+// Running the tilefork command from tests: exit code, stdout and stderr.
+#pragma once
+
+#include "common/batch.hpp"
+
+#include <string>
+#include <vector>
+
+namespace tilefork::test {
+
+struct Outcome {
+  int code = -1;  // exit code, or 128 + signal
+  std::string out;
+  std::string err;
+};
+
+// Runs the tilefork binary (TILEFORK_BINARY) with `args`; `input` is its standard input.
+// Captures go through files in `scratch`.
+Outcome run_tilefork(const std::vector<std::string>& args, const TempDir& scratch, const std::string& input = {});
+
+std::string slurp(const std::string& path);
+std::size_t count_lines_with(const std::string& text, const std::string& needle);
+
+}  // namespace tilefork::test
