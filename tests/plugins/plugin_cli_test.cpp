@@ -306,6 +306,45 @@ TEST_F(PluginCli, KernelThatThrowsFailsItsFrameOnlyUnderEveryExecutor) {
   }
 }
 
+// A plugin kernel that segfaults, aborts or hangs on one tile costs that frame: the worker is
+// replaced, the tile retried once, the frame reported with kernel, frame, tile and cause, and
+// every other frame written; the exit code says the batch was partial.
+TEST_F(PluginCli, KernelThatCrashesOrHangsCostsOneFrame) {
+  auto clean = [](cv::Mat frame) {
+    frame.setTo(14, frame == 13);
+    return frame;
+  };
+  cv::Mat poisoned = clean(test::random_frame({90, 70}, CV_8UC1, 7));
+  poisoned.at<unsigned char>(50, 60) = 13;
+  const auto items = test::write_batch(dir_,
+                                       {{"a", clean(test::random_frame({64, 48}, CV_8UC1, 6))},
+                                        {"b", poisoned},
+                                        {"c", clean(test::photo_like_frame({33, 50}, CV_8UC1, 8))}},
+                                       "unused");
+  const std::map<std::string, std::string> causes = {
+      {"segfault", "signal 11"}, {"abort", "signal 6"}, {"hang", "task timeout"}};
+  for (const auto& [how, cause] : causes) {
+    const std::string out = dir_ / ("out-" + how);
+    const auto result = tilefork({"run", "--plugin", CRASHY_PLUGIN, "-p", "crashy how=" + how, "--tile", "16x16",
+                                  "--workers", "2", "--task-timeout", "1", "-o", out, items[0].input,
+                                  items[1].input, items[2].input},
+                                 dir_);
+    EXPECT_EQ(result.code, 3) << how << ": " << result.err;
+    EXPECT_EQ(count_lines_with(result.err, "tilefork: error:"), 1u) << how << ": " << result.err;
+    for (const std::string& needle : {cause, std::string("stage 1 (crashy)"), std::string("(crashy), tile "),
+                                      std::string("b.png"), std::string("giving up")}) {
+      EXPECT_TRUE(contains(result.err, needle)) << how << ": '" << needle << "' missing from " << result.err;
+    }
+    EXPECT_TRUE(contains(result.err, "retrying it once")) << how << ": " << result.err;
+    EXPECT_FALSE(fs::exists(out + "/b.png")) << how;
+    for (const std::size_t i : {0u, 2u}) {
+      const cv::Mat input = cv::imread(items[i].input, cv::IMREAD_UNCHANGED);
+      const cv::Mat output = cv::imread(out + "/" + file_name(items[i].input), cv::IMREAD_UNCHANGED);
+      EXPECT_EQ(test::difference(test::oracle("invert", input), output), "") << how << " " << items[i].input;
+    }
+  }
+}
+
 TEST_F(PluginCli, EveryKindOfExceptionBecomesAFrameError) {
   cv::Mat poisoned(20, 30, CV_8UC1, cv::Scalar(77));
   const auto items = test::write_batch(dir_, {{"p", poisoned}}, "unused");
