@@ -57,10 +57,13 @@ void BM_Invert(benchmark::State& state, const std::string& pipeline_text, const 
   const int side = static_cast<int>(state.range(0));
   options.tile = {side, side};
   options.worker_exec = worker_exec;
+  std::uint64_t kicks = 0;
   for (auto _ : state) {
     const RunReport report = run_batch(pipeline, items, options);
     if (report.failed() != 0) state.SkipWithError(report.items[0].error.c_str());
+    kicks += report.idle_kicks;
   }
+  state.counters["idle_kicks"] = static_cast<double>(kicks);
   const double tiles = kFrames * (1024.0 / side) * (1024.0 / side);
   state.counters["tiles"] = tiles;
   // seconds per million tiles = microseconds per tile, all costs included

@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <climits>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -149,11 +150,12 @@ class Worker {
     state_.task_started_ns.store(0, std::memory_order_relaxed);
     state_.busy_ns.fetch_add(now_ns() - begin, std::memory_order_relaxed);
     state_.tasks_done.fetch_add(1, std::memory_order_relaxed);
-    // Cleared before finishing: a worker that dies in between is caught by the stall check,
-    // and a finished task is never counted twice.
+    // The claim is dropped before finishing, so a death handler never counts this task twice;
+    // the slot is kept until after, so the stall check never takes a live worker's task for
+    // lost (a worker that dies in between is caught by it, as it should be).
     state_.claimed.store(0);
-    state_.slot.store(0);
     scheduler_.finish(task);
+    state_.slot.store(0);
   }
 
   // Random pauses (TILEFORK_STALL=microseconds) to shake out races in tests.
@@ -252,7 +254,7 @@ class Coordinator {
         options_(options),
         report_(report),
         scheduler_(job.layout, job.segment.data(), static_cast<std::uint32_t>(job.pipeline.stages().size())),
-        stall_seen_(job.layout.slot_count(), ~0u) {}
+        stall_seen_(job.layout.slot_count(), ~std::uint64_t{0}) {}
 
   void run() {
     ControlBlock& control = scheduler_.control();
@@ -296,6 +298,7 @@ class Coordinator {
           ++next;
         }
       }
+      kick_idle_workers();
       if (Clock::now() - last_stall_check > std::chrono::milliseconds(200)) {
         check_stalls();
         check_timeouts(pool);
@@ -336,7 +339,7 @@ class Coordinator {
     } else {
       result.error = header.error_text;
     }
-    stall_seen_[slot] = ~0u;
+    stall_seen_[slot] = ~std::uint64_t{0};
     header.frame_seq.store(~std::uint64_t{0}, std::memory_order_relaxed);
     header.state.store(static_cast<std::uint32_t>(SlotState::free), std::memory_order_release);
   }
@@ -412,6 +415,25 @@ class Coordinator {
     state.task_started_ns.store(0);
   }
 
+  // Every worker asleep while a slot has work to claim should not happen; if it does (a wake-up
+  // lost somewhere), wake them rather than wait forever, and count it so a test can see it.
+  void kick_idle_workers() {
+    ControlBlock& control = scheduler_.control();
+    if (control.idle_workers.load() < job_.layout.worker_count()) return;
+    for (std::uint32_t slot = 0; slot < job_.layout.slot_count(); ++slot) {
+      SlotHeader& header = scheduler_.header(slot);
+      if (static_cast<SlotState>(header.state.load()) != SlotState::busy) continue;
+      const bool claimable = header.kind.load() != static_cast<std::uint32_t>(TaskKind::none) &&
+                             claim_index(header.claim.load()) < header.total.load();
+      if (claimable || header.retry.load() != 0) {
+        ++report_.idle_kicks;
+        control.work_seq.fetch_add(1);
+        futex_wake(control.work_seq, INT_MAX);
+        return;
+      }
+    }
+  }
+
   // A task can be lost if a worker dies in the instant between claiming it and recording the
   // claim. Then every task of a phase is claimed, fewer are done, no worker is on the slot, and
   // that stays so: fail the frame and count the lost tasks so the slot comes back.
@@ -426,18 +448,21 @@ class Coordinator {
       for (std::uint32_t w = 0; stuck && w < job_.layout.worker_count(); ++w) {
         stuck = job_.layout.worker(job_.segment.data(), w).slot.load() != slot + 1;
       }
+      // The same phase (epoch) with the same count, seen stuck twice 200 ms apart: a phase
+      // that moved on in between must not be mistaken for it.
+      const std::uint64_t seen = (std::uint64_t{claim_epoch(claim)} << 32) | done;
       if (!stuck) {
-        stall_seen_[slot] = ~0u;
+        stall_seen_[slot] = ~std::uint64_t{0};
         continue;
       }
-      if (stall_seen_[slot] != done) {
-        stall_seen_[slot] = done;  // look again next time before acting
+      if (stall_seen_[slot] != seen) {
+        stall_seen_[slot] = seen;  // look again next time before acting
         continue;
       }
       scheduler_.fail(slot, "a worker died while taking a task of this frame");
       const Task lost{slot, claim, static_cast<TaskKind>(header.kind.load()), header.stage.load()};
       for (std::uint32_t i = done; i < total; ++i) scheduler_.finish(lost);
-      stall_seen_[slot] = ~0u;
+      stall_seen_[slot] = ~std::uint64_t{0};
     }
   }
 
@@ -449,7 +474,7 @@ class Coordinator {
   const RunOptions& options_;
   RunReport& report_;
   SlotScheduler scheduler_;
-  std::vector<std::uint32_t> stall_seen_;
+  std::vector<std::uint64_t> stall_seen_;  // (epoch, done) seen stuck at the last check
   std::set<pid_t> timed_out_;  // workers killed for the timeout, not yet reaped
   std::uint32_t deaths_between_tasks_ = 0;
 };

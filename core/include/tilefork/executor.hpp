@@ -63,7 +63,8 @@ struct RunReport {
   int workers_replaced = 0;       // fork executor: workers that died and were forked again
   std::size_t segment_bytes = 0;  // fork executor: size of the shared segment
   bool interrupted = false;       // SIGINT / SIGTERM stopped the run early
-  std::vector<double> worker_busy_seconds;  // fork executor: time each worker spent in tasks
+  std::vector<double> worker_busy_seconds;
+  std::uint64_t idle_kicks = 0;   // fork executor: times all workers slept beside claimable work  // fork executor: time each worker spent in tasks
   std::size_t failed() const;
 };
 
