@@ -26,13 +26,21 @@ std::size_t count_lines_with(const std::string& text, const std::string& needle)
   return count;
 }
 
-Outcome run_tilefork(const std::vector<std::string>& args, const TempDir& scratch, const std::string& input) {
+Outcome run_tilefork(const std::vector<std::string>& args, const TempDir& scratch, const std::string& input,
+                     const std::vector<EnvChange>& env) {
   const std::string in = scratch / "stdin.txt";
   const std::string out = scratch / "stdout.txt";
   const std::string err = scratch / "stderr.txt";
   std::ofstream(in) << input;
   const pid_t pid = fork();
   if (pid == 0) {
+    for (const auto& [name, value] : env) {
+      if (value) {
+        setenv(name.c_str(), value->c_str(), 1);
+      } else {
+        unsetenv(name.c_str());
+      }
+    }
     std::freopen(in.c_str(), "r", stdin);
     std::freopen(out.c_str(), "w", stdout);
     std::freopen(err.c_str(), "w", stderr);

@@ -3,7 +3,9 @@
 
 #include "common/batch.hpp"
 
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace tilefork::test {
@@ -14,9 +16,13 @@ struct Outcome {
   std::string err;
 };
 
-// Runs the tilefork binary (TILEFORK_BINARY) with `args`; `input` is its standard input.
-// Captures go through files in `scratch`.
-Outcome run_tilefork(const std::vector<std::string>& args, const TempDir& scratch, const std::string& input = {});
+// An environment variable for the child: set to a value, or unset (nullopt).
+using EnvChange = std::pair<std::string, std::optional<std::string>>;
+
+// Runs the tilefork binary (TILEFORK_BINARY) with `args`; `input` is its standard input and
+// `env` changes its environment. Captures go through files in `scratch`.
+Outcome run_tilefork(const std::vector<std::string>& args, const TempDir& scratch, const std::string& input = {},
+                     const std::vector<EnvChange>& env = {});
 
 std::string slurp(const std::string& path);
 std::size_t count_lines_with(const std::string& text, const std::string& needle);

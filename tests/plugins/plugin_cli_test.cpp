@@ -2,6 +2,7 @@
 // executor, plugin kernels are listed, each way loading can fail exits 2 naming the culprit before
 // any pixel is touched, and a kernel that throws costs its frame only.
 #include "common/batch.hpp"
+#include "common/cli.hpp"
 #include "common/frames.hpp"
 #include "common/oracle.hpp"
 #include "common/shm_census.hpp"
@@ -25,57 +26,20 @@ namespace fs = std::filesystem;
 namespace tilefork {
 namespace {
 
-struct Outcome {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
+using test::Outcome;
+using test::slurp;
 
-std::string slurp(const std::string& path) {
-  std::ifstream file(path);
-  std::stringstream text;
-  text << file.rdbuf();
-  return text.str();
-}
-
-// Runs the tilefork binary with `args`, TILEFORK_PLUGIN_PATH set to `plugin_path` (unset when
-// null, whatever the caller's environment says), capturing exit code, stdout and stderr.
+// Runs tilefork with TILEFORK_PLUGIN_PATH set to `plugin_path` (unset when null, whatever the
+// caller's environment says).
 Outcome tilefork(const std::vector<std::string>& args, const test::TempDir& scratch,
                  const char* plugin_path = nullptr) {
-  const std::string out = scratch / "stdout.txt";
-  const std::string err = scratch / "stderr.txt";
-  const pid_t pid = fork();
-  if (pid == 0) {
-    if (plugin_path != nullptr) {
-      setenv("TILEFORK_PLUGIN_PATH", plugin_path, 1);
-    } else {
-      unsetenv("TILEFORK_PLUGIN_PATH");
-    }
-    std::freopen(out.c_str(), "w", stdout);
-    std::freopen(err.c_str(), "w", stderr);
-    std::vector<char*> argv{const_cast<char*>(TILEFORK_BINARY)};
-    for (const auto& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
-    argv.push_back(nullptr);
-    execv(TILEFORK_BINARY, argv.data());
-    _exit(127);
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  Outcome outcome;
-  outcome.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  outcome.out = slurp(out);
-  outcome.err = slurp(err);
-  return outcome;
+  return test::run_tilefork(args, scratch, {},
+                            {{"TILEFORK_PLUGIN_PATH", plugin_path ? std::optional<std::string>(plugin_path) : std::nullopt}});
 }
 
 bool contains(const std::string& text, const std::string& needle) { return text.find(needle) != std::string::npos; }
 
-std::size_t count_lines_with(const std::string& text, const std::string& needle) {
-  std::size_t count = 0;
-  std::istringstream lines(text);
-  for (std::string line; std::getline(lines, line);) count += contains(line, needle) ? 1 : 0;
-  return count;
-}
+using test::count_lines_with;
 
 // The sample's emboss written out with plain OpenCV: the pixel plus `strength` times the step from
 // the neighbour towards the light to the one away from it, 3x3 correlation, reflect-101 border.

@@ -4,6 +4,7 @@
 // size; a program that cannot be used is a usage error naming it; a program that dies, refuses
 // or hangs on a frame costs that frame only; no segment and no program outlives a run.
 #include "common/batch.hpp"
+#include "common/cli.hpp"
 #include "common/frames.hpp"
 #include "common/oracle.hpp"
 #include "common/shm_census.hpp"
@@ -36,47 +37,12 @@ const std::string kPythonSample = kPython + " " + TILEFORK_SAMPLES + "/workers/i
 const std::string kCppSample = TILEFORK_SAMPLE_WORKER;
 const std::string kPoisonWorker = kPython + " " + TILEFORK_TEST_WORKERS + "/poison_worker.py";
 
-struct Outcome {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
+using test::count_lines_with;
+using test::Outcome;
+using test::slurp;
 
-std::string slurp(const std::string& path) {
-  std::ifstream file(path);
-  std::stringstream text;
-  text << file.rdbuf();
-  return text.str();
-}
-
-// Runs the tilefork binary with `args`, capturing its exit code, stdout and stderr.
 Outcome tilefork(const std::vector<std::string>& args, const test::TempDir& scratch) {
-  const std::string out = scratch / "stdout.txt";
-  const std::string err = scratch / "stderr.txt";
-  const pid_t pid = fork();
-  if (pid == 0) {
-    std::freopen(out.c_str(), "w", stdout);
-    std::freopen(err.c_str(), "w", stderr);
-    std::vector<char*> argv{const_cast<char*>(TILEFORK_BINARY)};
-    for (const auto& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
-    argv.push_back(nullptr);
-    execv(TILEFORK_BINARY, argv.data());
-    _exit(127);
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  Outcome outcome;
-  outcome.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  outcome.out = slurp(out);
-  outcome.err = slurp(err);
-  return outcome;
-}
-
-std::size_t count_lines_with(const std::string& text, const std::string& needle) {
-  std::size_t count = 0;
-  std::istringstream lines(text);
-  for (std::string line; std::getline(lines, line);) count += line.find(needle) != std::string::npos ? 1 : 0;
-  return count;
+  return test::run_tilefork(args, scratch);
 }
 
 std::vector<std::string> lines_with(const std::string& text, const std::string& needle) {
