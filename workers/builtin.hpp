@@ -9,6 +9,9 @@
 
 namespace tilefork::builtin {
 
+// cv::THRESH_* for the names of the `type` choice that threshold and otsu share (threshold.cpp).
+int threshold_type(std::string_view name);
+
 // Neighbourhood (tile) kernels.
 const KernelSpec& gaussian();
 const KernelSpec& box();

@@ -4,18 +4,6 @@
 #include <opencv2/imgproc.hpp>
 
 namespace tilefork::builtin {
-namespace {
-
-int threshold_type(std::string_view name) {
-  if (name == "binary_inv") return cv::THRESH_BINARY_INV;
-  if (name == "trunc") return cv::THRESH_TRUNC;
-  if (name == "tozero") return cv::THRESH_TOZERO;
-  if (name == "tozero_inv") return cv::THRESH_TOZERO_INV;
-  return cv::THRESH_BINARY;
-}
-
-}  // namespace
-
 // The level depends on the histogram of the whole frame, so it runs as one task per frame.
 const KernelSpec& otsu() {
   static const KernelSpec spec{

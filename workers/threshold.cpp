@@ -4,7 +4,6 @@
 #include <opencv2/imgproc.hpp>
 
 namespace tilefork::builtin {
-namespace {
 
 int threshold_type(std::string_view name) {
   if (name == "binary_inv") return cv::THRESH_BINARY_INV;
@@ -13,8 +12,6 @@ int threshold_type(std::string_view name) {
   if (name == "tozero_inv") return cv::THRESH_TOZERO_INV;
   return cv::THRESH_BINARY;
 }
-
-}  // namespace
 
 const KernelSpec& threshold() {
   static const KernelSpec spec{
