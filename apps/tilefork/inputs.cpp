@@ -6,8 +6,12 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
+#include <charconv>
 #include <glob.h>
 #include <map>
+#include <optional>
+#include <regex>
 #include <set>
 
 namespace fs = std::filesystem;
@@ -24,7 +28,10 @@ std::string lower(std::string text) {
   return text;
 }
 
-bool has_image_extension(const fs::path& path) { return kImageExtensions.contains(lower(path.extension().string())); }
+// Images, and videos (whose frames become items of the batch).
+bool has_image_extension(const fs::path& path) {
+  return kImageExtensions.contains(lower(path.extension().string())) || is_video_path(path.string());
+}
 
 bool is_pattern(const std::string& text) { return text.find_first_of("*?[") != std::string::npos; }
 
@@ -55,7 +62,8 @@ void add_folder(const std::string& argument, bool recursive, std::vector<Found>&
   }
   if (error) throw UsageError(fmt::format("cannot read folder '{}': {}", argument, error.message()));
   if (files.empty()) {
-    throw UsageError(fmt::format("folder '{}' has no image files{} (looked for .png .jpg .tif .bmp .webp ...)",
+    throw UsageError(fmt::format("folder '{}' has no image or video files{} (looked for .png .jpg .tif .bmp "
+                                 ".webp .mp4 .mkv .avi ...)",
                                  argument, recursive ? "" : "; --recursive looks in its subfolders too"));
   }
   std::sort(files.begin(), files.end(), [](const Found& a, const Found& b) { return a.file < b.file; });
@@ -82,11 +90,60 @@ void add_pattern(const std::string& argument, std::vector<Found>& found) {
   for (auto& file : files) found.push_back({std::move(file), {}});
 }
 
+// An image sequence named printf-style, "frame_%05d.png": the files of its folder whose names
+// are the pattern with a number in place of %d (exactly N digits for %0Nd), in number order.
+struct SequencePattern {
+  std::string prefix;
+  std::string suffix;
+  std::size_t digits = 0;  // 0: any count
+};
+
+std::optional<SequencePattern> sequence_pattern(const std::string& name) {
+  static const std::regex printf_number(R"(%(0[1-9][0-9]?)?d)");
+  std::smatch match;
+  if (!std::regex_search(name, match, printf_number)) return std::nullopt;
+  SequencePattern pattern{match.prefix().str(), match.suffix().str(), 0};
+  if (match[1].matched) pattern.digits = static_cast<std::size_t>(std::stoi(match[1].str().substr(1)));
+  if (pattern.suffix.find('%') != std::string::npos || pattern.prefix.find('%') != std::string::npos) {
+    throw UsageError(fmt::format("sequence '{}' has more than one %d: give one, e.g. frame_%05d.png", name));
+  }
+  return pattern;
+}
+
+void add_sequence(const std::string& argument, const SequencePattern& pattern, std::vector<Found>& found) {
+  const fs::path path(argument);
+  const fs::path folder = path.has_parent_path() ? path.parent_path() : fs::path(".");
+  std::vector<std::pair<unsigned long long, fs::path>> files;
+  std::error_code error;
+  for (auto it = fs::directory_iterator(folder, error); !error && it != fs::directory_iterator(); it.increment(error)) {
+    const std::string name = it->path().filename().string();
+    if (name.size() <= pattern.prefix.size() + pattern.suffix.size() || !name.starts_with(pattern.prefix) ||
+        !name.ends_with(pattern.suffix)) {
+      continue;
+    }
+    const std::string number = name.substr(pattern.prefix.size(), name.size() - pattern.prefix.size() - pattern.suffix.size());
+    const bool digits_only = std::all_of(number.begin(), number.end(), [](unsigned char c) { return std::isdigit(c); });
+    if (!digits_only || number.size() > 18 || (pattern.digits != 0 && number.size() != pattern.digits)) continue;
+    if (it->is_regular_file()) files.emplace_back(std::stoull(number), it->path());
+  }
+  if (error) throw UsageError(fmt::format("cannot read the folder of sequence '{}': {}", argument, error.message()));
+  if (files.empty()) {
+    throw UsageError(fmt::format("sequence '{}' matches no files in '{}' (%05d stands for exactly 5 digits, %d for "
+                                 "any number of them)",
+                                 argument, folder.string()));
+  }
+  std::sort(files.begin(), files.end());
+  for (auto& [number, file] : files) found.push_back({std::move(file), {}});
+}
+
 void add_argument(const std::string& argument, bool recursive, std::vector<Found>& found) {
   std::error_code error;
   const auto status = fs::status(argument, error);
   if (fs::is_directory(status)) return add_folder(argument, recursive, found);
   if (fs::exists(status)) return found.push_back({argument, {}});
+  if (const auto sequence = sequence_pattern(fs::path(argument).filename().string())) {
+    return add_sequence(argument, *sequence, found);
+  }
   if (is_pattern(argument)) return add_pattern(argument, found);
   throw UsageError(fmt::format("input '{}' does not exist", argument));
 }
@@ -120,7 +177,8 @@ std::string file_name_safe(const std::string& text) {
 }
 
 std::string expand_name(const OutputRules& rules, const fs::path& input, std::size_t index) {
-  const std::string extension = output_extension(input, rules.format);
+  // A video is written as a video of its own container; --format is for images.
+  const std::string extension = output_extension(input, is_video_path(input.string()) ? "same" : rules.format);
   std::string name;
   const std::string& pattern = rules.name;
   for (std::size_t i = 0; i < pattern.size(); ++i) {
@@ -186,6 +244,87 @@ std::vector<WorkItem> gather_items(const std::vector<std::string>& inputs, bool 
     items.push_back(std::move(item));
   }
   return items;
+}
+
+namespace {
+
+// A whole number from `text`, or nullopt.
+std::optional<long long> whole_number(std::string_view text) {
+  long long value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc{} || end != text.data() + text.size() || text.empty()) return std::nullopt;
+  return value;
+}
+
+long long environment_number(const std::function<const char*(const char*)>& getenv, const char* name,
+                             std::optional<long long> fallback = std::nullopt) {
+  const char* text = getenv(name);
+  if (text == nullptr || *text == '\0') {
+    if (fallback) return *fallback;
+    throw UsageError(fmt::format("{} is not set, and the shard cannot be told without it", name));
+  }
+  const auto value = whole_number(text);
+  if (!value) throw UsageError(fmt::format("{}='{}' is not a whole number", name, text));
+  return *value;
+}
+
+Shard checked(long long index, long long count, std::string source) {
+  if (count < 1 || count > 1'000'000 || index < 1 || index > count) {
+    throw UsageError(fmt::format("{} gives shard {} of {}: a shard is K/N with 1 <= K <= N", source, index, count));
+  }
+  return {static_cast<int>(index), static_cast<int>(count), std::move(source)};
+}
+
+}  // namespace
+
+std::optional<Shard> resolve_shard(const std::string& flag, int shards,
+                                   const std::function<const char*(const char*)>& getenv) {
+  if (!flag.empty()) {
+    const auto slash = flag.find('/');
+    const auto index = whole_number(std::string_view(flag).substr(0, slash));
+    const auto count = slash == std::string::npos ? std::nullopt : whole_number(std::string_view(flag).substr(slash + 1));
+    if (!index || !count) {
+      throw UsageError(fmt::format("--shard '{}' is not K/N: give this run's share as e.g. --shard 2/8 (K counts "
+                                   "from 1)",
+                                   flag));
+    }
+    return checked(*index, *count, fmt::format("--shard {}", flag));
+  }
+  const char* slurm_task = getenv("SLURM_ARRAY_TASK_ID");
+  const char* kubernetes_index = getenv("JOB_COMPLETION_INDEX");
+  if (shards > 0) {
+    // Kubernetes gives only the index; its count is the Job's `completions`, passed as --shards.
+    if (kubernetes_index != nullptr) {
+      const long long index = environment_number(getenv, "JOB_COMPLETION_INDEX");
+      return checked(index + 1, shards, fmt::format("JOB_COMPLETION_INDEX={} with --shards {}", index, shards));
+    }
+    if (slurm_task == nullptr) {
+      throw UsageError(fmt::format("--shards {} needs this run's index: JOB_COMPLETION_INDEX (a Kubernetes Indexed "
+                                   "Job) or SLURM_ARRAY_TASK_ID is not set; give --shard K/{} instead",
+                                   shards, shards));
+    }
+  }
+  if (slurm_task == nullptr) return std::nullopt;
+  // --array=0-15:4 runs tasks 0, 4, 8, 12: the index is counted in steps from the first task.
+  const long long task = environment_number(getenv, "SLURM_ARRAY_TASK_ID");
+  const long long first = environment_number(getenv, "SLURM_ARRAY_TASK_MIN", 0);
+  const long long step = std::max(1LL, environment_number(getenv, "SLURM_ARRAY_TASK_STEP", 1));
+  const long long count = shards > 0 ? shards : environment_number(getenv, "SLURM_ARRAY_TASK_COUNT");
+  if ((task - first) % step != 0) {
+    throw UsageError(fmt::format("SLURM_ARRAY_TASK_ID={} is not a step of {} from SLURM_ARRAY_TASK_MIN={}", task,
+                                 step, first));
+  }
+  return checked((task - first) / step + 1, count,
+                 fmt::format("SLURM_ARRAY_TASK_ID={} of SLURM_ARRAY_TASK_COUNT={}", task, count));
+}
+
+std::vector<WorkItem> take_shard(std::vector<WorkItem> items, const Shard& shard) {
+  std::stable_sort(items.begin(), items.end(), [](const WorkItem& a, const WorkItem& b) { return a.input < b.input; });
+  std::vector<WorkItem> share;
+  for (std::size_t i = static_cast<std::size_t>(shard.index - 1); i < items.size(); i += static_cast<std::size_t>(shard.count)) {
+    share.push_back(std::move(items[i]));
+  }
+  return share;
 }
 
 }  // namespace tilefork::app

@@ -5,7 +5,9 @@
 #include "tilefork/executor.hpp"
 
 #include <filesystem>
+#include <functional>
 #include <istream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,5 +29,23 @@ struct OutputRules {
 // that is its own input.
 std::vector<WorkItem> gather_items(const std::vector<std::string>& inputs, bool recursive, const OutputRules& rules,
                                    std::istream& standard_input);
+
+// One share of a batch split over `count` runs (machines, array tasks); `index` is 1-based.
+struct Shard {
+  int index = 1;
+  int count = 1;
+  std::string source;  // where it came from, for messages: "--shard", "SLURM_ARRAY_TASK_ID=3", ...
+};
+
+// The share this run takes: from --shard "K/N" (`flag`) when given; else from a Slurm job array
+// (SLURM_ARRAY_TASK_ID, _MIN, _STEP and _COUNT); else, with --shards N (`shards` > 0), from a
+// Kubernetes Indexed Job's JOB_COMPLETION_INDEX. nullopt: the whole batch. `getenv` reads the
+// environment. Throws UsageError naming the value that is wrong.
+std::optional<Shard> resolve_shard(const std::string& flag, int shards,
+                                   const std::function<const char*(const char*)>& getenv);
+
+// The items of `shard`: sorted by input path, item i (0-based) goes to shard i % count + 1, so
+// that every input falls in exactly one shard and shards get equal counts (within one).
+std::vector<WorkItem> take_shard(std::vector<WorkItem> items, const Shard& shard);
 
 }  // namespace tilefork::app

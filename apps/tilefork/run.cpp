@@ -1,6 +1,7 @@
 // `tilefork run`: plan the batch, run it, print one line per failure and a summary (or JSON).
 #include "commands.hpp"
 #include "inputs.hpp"
+#include "progress.hpp"
 
 #include "tilefork/errors.hpp"
 #include "tilefork/executor.hpp"
@@ -8,15 +9,18 @@
 #include "tilefork/frame_io.hpp"
 #include "tilefork/pipeline.hpp"
 #include "tilefork/tile.hpp"
+#include "tilefork/video.hpp"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include <charconv>
+#include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <set>
 #include <unistd.h>
 
@@ -43,6 +47,11 @@ struct RunArguments {
   double task_timeout = 300;
   std::string worker_exec;
   bool quiet = false;
+  std::string shard;
+  int shards = 0;
+  std::string codec;
+  double fps = 0;
+  double progress_interval = 10;
 };
 
 cv::Size parse_tile(std::string_view text) {
@@ -111,21 +120,109 @@ std::set<std::size_t> existing_outputs(const std::vector<WorkItem>& items, const
   return skip;
 }
 
-void print_plan(const Pipeline& pipeline, std::vector<WorkItem>& items, const RunOptions& options,
-                std::size_t skipped) {
+// One input of the run (an image file or a video) and what became of it.
+struct Input {
+  WorkItem item;                    // input, output, header (images) or the reason it cannot run
+  std::optional<VideoInfo> video;   // a video's stream properties
+  bool skipped = false;             // --skip-existing found its output done
+  std::size_t frames = 1;           // frames it stands for in the run
+  std::size_t frames_absent = 0;    // video frames announced and not in the stream
+  bool ok = false;
+  std::string error;
+};
+
+// Reads each input's header (image) or stream properties (video); a failure is kept as the
+// input's error and reported with the results.
+void probe_inputs(std::vector<Input>& inputs) {
+  for (Input& input : inputs) {
+    if (input.skipped) continue;
+    try {
+      if (is_video_path(input.item.input)) {
+        input.video = probe_video(input.item.input);
+        input.item.info = {input.video->size, input.video->type};
+        input.frames = input.video->frames;
+      } else {
+        input.item.info = probe_image(input.item.input);
+      }
+    } catch (const ImageError& error) {
+      input.item.error = error.what();
+    }
+  }
+}
+
+// The frames of a run: an image file is one, a video one per frame its header announces, all
+// sharing its stream. `owner` maps each frame back to its input.
+struct Frames {
+  std::vector<WorkItem> items;
+  std::vector<std::size_t> owner;
+};
+
+Frames expand(const std::vector<Input>& inputs, const VideoEncoding& encoding) {
+  Frames frames;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    const Input& input = inputs[i];
+    if (input.skipped) continue;
+    if (!input.video || !input.item.error.empty()) {
+      frames.items.push_back(input.item);
+      frames.owner.push_back(i);
+      continue;
+    }
+    auto stream = std::make_shared<VideoStream>(input.item.input, input.item.output, *input.video, encoding);
+    for (std::uint32_t f = 0; f < input.video->frames; ++f) {
+      WorkItem frame = input.item;
+      frame.video = stream;
+      frame.video_frame = f;
+      frames.items.push_back(std::move(frame));
+      frames.owner.push_back(i);
+    }
+  }
+  return frames;
+}
+
+// An input is done when all its frames are; its error is its first frame's.
+void settle_inputs(std::vector<Input>& inputs, const Frames& frames, const RunReport& report) {
+  for (Input& input : inputs) input.ok = !input.skipped;
+  for (std::size_t k = 0; k < frames.items.size(); ++k) {
+    Input& input = inputs[frames.owner[k]];
+    const ItemResult& result = report.items[k];
+    input.frames_absent += result.absent ? 1 : 0;
+    if (result.ok || !input.ok) continue;
+    input.ok = false;
+    input.error = input.video && !result.error.empty() && result.error.find(input.item.input) == std::string::npos
+                      ? fmt::format("frame {}: {}", frames.items[k].video_frame, result.error)
+                      : result.error;
+  }
+  for (Input& input : inputs) {
+    if (input.ok && input.video && input.frames_absent == input.frames) {
+      input.ok = false;
+      input.error = "the video holds no frame";
+    }
+  }
+}
+
+void print_plan(const Pipeline& pipeline, const std::vector<Input>& inputs, Frames& frames,
+                const RunOptions& options, const std::optional<Shard>& shard) {
+  std::size_t skipped = 0;
   std::size_t unreadable = 0;
-  for (const auto& item : items) unreadable += item.error.empty() ? 0 : 1;
+  for (const Input& input : inputs) {
+    skipped += input.skipped ? 1 : 0;
+    unreadable += !input.skipped && !input.item.error.empty() ? 1 : 0;
+  }
   fmt::print("pipeline: {}\n", pipeline.describe());
-  fmt::print("items: {} to do, {} skipped as done, {} unreadable\n", items.size() - unreadable, skipped, unreadable);
+  if (shard) fmt::print("shard: {} of {} (from {})\n", shard->index, shard->count, shard->source);
+  fmt::print("inputs: {} to do ({} frames), {} skipped as done, {} unreadable\n", inputs.size() - skipped - unreadable,
+             frames.items.size(), skipped, unreadable);
   fmt::print("executor: {}, {} worker(s), tiles {}x{} (0 = whole width or height)\n", to_string(options.executor),
              resolve_workers(options), options.tile.width, options.tile.height);
   if (options.executor == ExecutorKind::fork) {
-    const SegmentShape shape = plan_segment(pipeline, items, options);
+    const SegmentShape shape = plan_segment(pipeline, frames.items, options);
     fmt::print("segment: {} backend, {} slot(s) x {} plane(s) x {:.1f} MiB = {:.1f} MiB\n", to_string(options.backend),
                shape.slots, shape.planes, static_cast<double>(shape.plane_bytes) / (1 << 20),
                static_cast<double>(shape.segment_bytes) / (1 << 20));
   }
-  for (const auto& item : items) {
+  for (const Input& input : inputs) {
+    const WorkItem& item = input.item;
+    if (input.skipped) continue;
     if (!item.error.empty()) {
       fmt::print("  {} -> {}: will fail: {}\n", item.input, item.output, item.error);
       continue;
@@ -139,41 +236,53 @@ void print_plan(const Pipeline& pipeline, std::vector<WorkItem>& items, const Ru
     } catch (const std::exception& error) {
       tiles = error.what();
     }
-    fmt::print("  {} -> {} ({}x{} {}; tasks per stage {})\n", item.input, item.output, item.info.size.width,
-               item.info.size.height, to_string(item.info.type), tiles);
+    const std::string video =
+        input.video ? fmt::format("video, {} frames at {:.3g} fps, codec {}; ", input.video->frames, input.video->fps,
+                                  fourcc_text(input.video->fourcc))
+                    : std::string();
+    fmt::print("  {} -> {} ({}{}x{} {}; tasks per stage {})\n", item.input, item.output, video,
+               item.info.size.width, item.info.size.height, to_string(item.info.type), tiles);
   }
 }
 
-nlohmann::json summary_json(const Pipeline& pipeline, const std::vector<WorkItem>& items, const RunReport& report,
-                            const std::set<std::size_t>& skipped, const std::vector<std::size_t>& ran) {
+nlohmann::json summary_json(const Pipeline& pipeline, const std::vector<Input>& inputs, const RunReport& report,
+                            const std::optional<Shard>& shard) {
   nlohmann::json list = nlohmann::json::array();
-  std::vector<const ItemResult*> result_of(items.size(), nullptr);
-  for (std::size_t k = 0; k < ran.size(); ++k) result_of[ran[k]] = &report.items[k];
   std::size_t ok = 0;
   std::size_t failed = 0;
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    nlohmann::json entry = {{"input", items[i].input}, {"output", items[i].output}};
-    if (skipped.contains(i)) {
+  std::size_t skipped = 0;
+  for (const Input& input : inputs) {
+    nlohmann::json entry = {{"input", input.item.input}, {"output", input.item.output}};
+    if (input.skipped) {
       entry["status"] = "skipped";
-    } else if (result_of[i] != nullptr && result_of[i]->ok) {
+      ++skipped;
+    } else if (input.ok) {
       entry["status"] = "ok";
       ++ok;
     } else {
       entry["status"] = "failed";
-      entry["error"] = result_of[i] != nullptr ? result_of[i]->error : "not run";
+      entry["error"] = input.error.empty() ? "not run" : input.error;
       ++failed;
+    }
+    if (input.video) {
+      entry["frames"] = input.frames - input.frames_absent;
+      entry["fps"] = input.video->fps;
+      entry["codec"] = fourcc_text(input.video->fourcc);
     }
     list.push_back(std::move(entry));
   }
-  return {{"pipeline", pipeline.describe()},
-          {"items", list},
-          {"totals", {{"ok", ok}, {"failed", failed}, {"skipped", skipped.size()}}},
-          {"seconds", report.seconds},
-          {"megapixels", static_cast<double>(report.pixels) / 1e6},
-          {"workers", report.workers},
-          {"workers_replaced", report.workers_replaced},
-          {"segment_bytes", report.segment_bytes},
-          {"interrupted", report.interrupted}};
+  nlohmann::json summary = {{"pipeline", pipeline.describe()},
+                            {"items", list},
+                            {"totals", {{"ok", ok}, {"failed", failed}, {"skipped", skipped}}},
+                            {"frames", report.items.size()},
+                            {"seconds", report.seconds},
+                            {"megapixels", static_cast<double>(report.pixels) / 1e6},
+                            {"workers", report.workers},
+                            {"workers_replaced", report.workers_replaced},
+                            {"segment_bytes", report.segment_bytes},
+                            {"interrupted", report.interrupted}};
+  if (shard) summary["shard"] = {{"index", shard->index}, {"count", shard->count}, {"source", shard->source}};
+  return summary;
 }
 
 int run(const RunArguments& arguments) {
@@ -195,64 +304,84 @@ int run(const RunArguments& arguments) {
   options.slots = arguments.slots;
   options.worker_exec = arguments.worker_exec;
   options.task_timeout = std::chrono::milliseconds(static_cast<long long>(arguments.task_timeout * 1000));
+  VideoEncoding encoding;
+  if (!arguments.codec.empty()) encoding.fourcc = parse_fourcc(arguments.codec);
+  encoding.fps = arguments.fps;
 
   OutputRules rules = arguments.rules;
   rules.folder = arguments.output_dir;
   rules.pipeline = pipeline.describe();
-  std::vector<WorkItem> items = gather_items(arguments.inputs, arguments.recursive, rules, std::cin);
-  const std::set<std::size_t> skipped = existing_outputs(items, arguments);
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    if (skipped.contains(i)) continue;
-    try {
-      items[i].info = probe_image(items[i].input);
-    } catch (const ImageError& error) {
-      items[i].error = error.what();
+  std::vector<WorkItem> gathered = gather_items(arguments.inputs, arguments.recursive, rules, std::cin);
+  const std::optional<Shard> shard =
+      resolve_shard(arguments.shard, arguments.shards, [](const char* name) { return std::getenv(name); });
+  if (shard) {
+    gathered = take_shard(std::move(gathered), *shard);
+    if (!arguments.quiet && !arguments.dry_run) {
+      fmt::print(stderr, "tilefork: shard {} of {} (from {}): {} input(s)\n", shard->index, shard->count,
+                 shard->source, gathered.size());
     }
   }
+  const std::set<std::size_t> skip = existing_outputs(gathered, arguments);
+  std::vector<Input> inputs(gathered.size());
+  for (std::size_t i = 0; i < gathered.size(); ++i) {
+    inputs[i].item = std::move(gathered[i]);
+    inputs[i].skipped = skip.contains(i);
+  }
+  probe_inputs(inputs);
+  Frames frames = expand(inputs, encoding);
   if (arguments.dry_run) {
-    std::vector<WorkItem> todo;
-    for (std::size_t i = 0; i < items.size(); ++i) {
-      if (!skipped.contains(i)) todo.push_back(items[i]);
-    }
-    print_plan(pipeline, todo, options, skipped.size());
+    print_plan(pipeline, inputs, frames, options, shard);
     return kExitOk;
   }
 
   // Folders of the outputs (mirrored subfolders included) exist before any worker writes.
   prepare_output_dir(arguments.output_dir);
-  std::vector<WorkItem> todo;
-  std::vector<std::size_t> ran;
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    if (skipped.contains(i)) continue;
+  for (const WorkItem& item : frames.items) {
     std::error_code error;
-    fs::create_directories(fs::path(items[i].output).parent_path(), error);
-    todo.push_back(items[i]);
-    ran.push_back(i);
+    fs::create_directories(fs::path(item.output).parent_path(), error);
   }
-  const RunReport report = run_batch(pipeline, todo, options);
+  std::optional<ProgressDisplay> display;
+  if (!arguments.quiet) {
+    display.emplace(stderr, is_terminal(stderr), std::chrono::duration<double>(arguments.progress_interval),
+                    frames.owner, inputs.size());
+    options.progress = [&display](const Progress& progress) { display->update(progress); };
+  }
+  const RunReport report = run_batch(pipeline, frames.items, options);
+  if (display) display->finish();
+  settle_inputs(inputs, frames, report);
 
   std::size_t failed = 0;
-  for (std::size_t k = 0; k < todo.size(); ++k) {
-    if (report.items[k].ok) continue;
+  std::size_t done = 0;
+  std::size_t skipped = 0;
+  for (const Input& input : inputs) {
+    skipped += input.skipped ? 1 : 0;
+    done += input.ok ? 1 : 0;
+    if (input.ok || input.skipped) continue;
     ++failed;
-    fmt::print(stderr, "tilefork: error: {}: {}\n", todo[k].input, report.items[k].error);
+    fmt::print(stderr, "tilefork: error: {}: {}\n", input.item.input, input.error);
   }
-  if (arguments.json) {
-    fmt::print("{}\n", summary_json(pipeline, items, report, skipped, ran).dump(2));
-  }
+  if (arguments.json) fmt::print("{}\n", summary_json(pipeline, inputs, report, shard).dump(2));
   if (!arguments.quiet) {
     const double megapixels = static_cast<double>(report.pixels) / 1e6;
+    const std::size_t todo = inputs.size() - skipped;
     fmt::print(stderr,
-               "tilefork: {} of {} frames written to {}{} ({:.1f} MP) in {:.2f} s: {:.1f} MP/s; "
+               "tilefork: {} of {} input{} written to {}{}{} ({:.1f} MP) in {:.2f} s: {:.1f} MP/s; "
                "pipeline \"{}\"; executor {}, {} worker{}, tiles {}{}\n",
-               todo.size() - failed, todo.size(), arguments.output_dir,
-               skipped.empty() ? "" : fmt::format(", {} skipped as done", skipped.size()), megapixels,
-               report.seconds, report.seconds > 0 ? megapixels / report.seconds : 0.0, pipeline.describe(),
+               done, todo, todo == 1 ? "" : "s", arguments.output_dir,
+               frames.items.size() != todo ? fmt::format(" ({} frames)", frames.items.size()) : std::string(),
+               skipped == 0 ? "" : fmt::format(", {} skipped as done", skipped), megapixels, report.seconds,
+               report.seconds > 0 ? megapixels / report.seconds : 0.0, pipeline.describe(),
                to_string(options.executor), report.workers, report.workers == 1 ? "" : "s", arguments.tile,
                options.executor == ExecutorKind::fork
                    ? fmt::format(", {} segment of {:.1f} MiB", to_string(options.backend),
                                  static_cast<double>(report.segment_bytes) / (1 << 20))
                    : std::string());
+    for (const Input& input : inputs) {
+      if (input.ok && input.frames_absent > 0) {
+        fmt::print(stderr, "tilefork: note: {}: its header announced {} frames, its stream held {}\n",
+                   input.item.input, input.frames, input.frames - input.frames_absent);
+      }
+    }
     if (report.workers_replaced > 0) {
       fmt::print(stderr, "tilefork: {} worker(s) died and were replaced\n", report.workers_replaced);
     }
@@ -301,8 +430,28 @@ void add_run_command(CLI::App& app, std::function<int()>& action) {
   command->add_option("--worker-exec", arguments->worker_exec,
                       "a program offering more kernels, run beside each worker and working on the shared "
                       "segment in place (docs/worker-protocol.md)");
-  command->add_flag("--quiet,-q", arguments->quiet, "print only errors");
+  command->add_flag("--quiet,-q", arguments->quiet, "print only errors (no progress, no summary)");
+  command->add_option("--progress-interval", arguments->progress_interval,
+                      "seconds between progress lines when standard error is not a terminal (0: a line per "
+                      "frame); a terminal shows a bar instead")
+      ->check(CLI::Range(0.0, 1e6))
+      ->capture_default_str();
+  command->add_option("--shard", arguments->shard,
+                      "run share K of N (K from 1) of the inputs sorted by path, for splitting a batch over "
+                      "machines; default: from SLURM_ARRAY_TASK_ID/COUNT in a Slurm job array");
+  command->add_option("--shards", arguments->shards,
+                      "split into N shards and take this run's from JOB_COMPLETION_INDEX (a Kubernetes "
+                      "Indexed Job with completions N) or SLURM_ARRAY_TASK_ID")
+      ->check(CLI::Range(1, 1'000'000));
+  command->add_option("--codec", arguments->codec,
+                      "video outputs: codec as a FOURCC (avc1, mp4v, MJPG, FFV1 lossless); default: the input's");
+  command->add_option("--fps", arguments->fps, "video outputs: frame rate; default: the input's")
+      ->check(CLI::Range(0.001, 1e6));
   command->callback([&action, arguments] {
+    if (!arguments->shard.empty() && arguments->shards > 0) {
+      throw CLI::ValidationError("--shard and --shards", "give one of them: --shard K/N, or --shards N with the "
+                                 "index from the environment");
+    }
     if (arguments->overwrite && arguments->skip_existing) {
       throw CLI::ValidationError("--overwrite and --skip-existing", "choose one of them");
     }

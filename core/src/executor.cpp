@@ -63,6 +63,46 @@ LoadedFrame load_frame(const Pipeline& pipeline, const WorkItem& item) {
   return frame;
 }
 
+LoadedFrame read_video_frame(const Pipeline& pipeline, const WorkItem& item, ItemResult& result) {
+  VideoStream& video = *item.video;
+  if (video.failed()) {
+    result.error = fmt::format("frame {} not processed: an earlier frame of this video failed", item.video_frame);
+    return {};
+  }
+  try {
+    LoadedFrame frame;
+    if (item.video_frame < video.end()) frame.image = video.read(item.video_frame);
+    if (frame.image.empty()) {  // the stream ended before this frame
+      video.end_at(item.video_frame);
+      result.ok = true;
+      result.absent = true;
+      return {};
+    }
+    frame.plan = pipeline.plan({frame.image.depth(), frame.image.channels()}, frame.image.size());
+    return frame;
+  } catch (const std::exception& error) {
+    result.error = error.what();
+    video.fail();
+    return {};
+  }
+}
+
+void write_video_frame(const WorkItem& item, const cv::Mat& image, ItemResult& result) {
+  VideoStream& video = *item.video;
+  result.ok = false;
+  if (video.failed()) {
+    result.error = fmt::format("frame {} not written: an earlier frame of this video failed", item.video_frame);
+    return;
+  }
+  try {
+    video.write(item.video_frame, image);
+    result.ok = true;
+  } catch (const std::exception& error) {
+    result.error = error.what();
+    video.fail();
+  }
+}
+
 std::string describe_tile_failure(const Pipeline& pipeline, std::uint32_t stage, std::uint32_t tile,
                                   cv::Rect rect, std::string_view what) {
   return fmt::format("stage {} ({}), tile {} at {},{} {}x{}: {}", stage + 1,
@@ -89,7 +129,8 @@ std::uint64_t process_private_frame(const Pipeline& pipeline, const WorkItem& it
     return 0;
   }
   try {
-    LoadedFrame frame = load_frame(pipeline, item);
+    LoadedFrame frame = item.video ? read_video_frame(pipeline, item, result) : load_frame(pipeline, item);
+    if (frame.image.empty()) return 0;  // a video frame settled without running
     std::vector<cv::Mat> planes(frame.plan.planes);
     planes[0] = frame.image;
     std::uint64_t tasks = 2;
@@ -108,12 +149,19 @@ std::uint64_t process_private_frame(const Pipeline& pipeline, const WorkItem& it
       });
       tasks += grid.count();
     }
-    if (!item.output.empty()) store_image(planes[frame.plan.result_plane()], item.output, item.quality);
-    result.ok = true;
+    if (item.video) {
+      write_video_frame(item, planes[frame.plan.result_plane()], result);
+      if (!result.ok) return tasks;
+    } else {
+      if (!item.output.empty()) store_image(planes[frame.plan.result_plane()], item.output, item.quality);
+      result.ok = true;
+    }
     pixels += static_cast<std::uint64_t>(frame.image.total());
     return tasks;
   } catch (const std::exception& error) {
+    result.ok = false;
     result.error = error.what();
+    if (item.video) item.video->fail();
     return 0;
   }
 }

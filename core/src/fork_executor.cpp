@@ -95,6 +95,29 @@ struct ForkJob {
   const std::string& worker_exec;
 };
 
+// Puts a decoded frame into plane 0 of `slot` and records its type, size and tasks per stage in
+// the slot's header. Throws ImageError when it is larger than the header of its file announced
+// (the slots were sized from that).
+void place_frame(const ForkJob& job, SlotHeader& header, std::uint32_t slot, const LoadedFrame& frame,
+                 const WorkItem& item) {
+  const cv::Mat& image = frame.image;
+  if (frame.plan.max_plane_bytes() > job.layout.plane_capacity() ||
+      frame.plan.planes > static_cast<int>(job.layout.plane_count())) {
+    throw ImageError(fmt::format("decoded as {}x{} {}, more than its header announced ({}x{} {})", image.cols,
+                                 image.rows, to_string(frame.plan.types[0]), item.info.size.width,
+                                 item.info.size.height, to_string(item.info.type)));
+  }
+  header.rows = image.rows;
+  header.cols = image.cols;
+  header.depth = image.depth();
+  header.channels = image.channels();
+  for (std::uint32_t s = 0; s < job.pipeline.stages().size(); ++s) {
+    header.stage_tasks[s] = frame.plan.task_count(job.pipeline, s, job.tile);
+  }
+  cv::Mat destination(frame.plan.sizes[0], frame.plan.types[0].cv_type(), job.layout.plane(job.segment.data(), slot, 0));
+  image.copyTo(destination);
+}
+
 // The worker side: claim tasks, run them where the pixels lie, report through the segment.
 class Worker {
  public:
@@ -186,23 +209,8 @@ class Worker {
   void load(const Task& task) {
     SlotHeader& header = scheduler_.header(task.slot);
     const WorkItem& item = job_.items[header.item.load(std::memory_order_relaxed)];
-    LoadedFrame frame = load_frame(job_.pipeline, item);
-    const cv::Mat& image = frame.image;
-    if (frame.plan.max_plane_bytes() > job_.layout.plane_capacity() ||
-        frame.plan.planes > static_cast<int>(job_.layout.plane_count())) {
-      throw ImageError(fmt::format("decoded as {}x{} {}, more than its header announced ({}x{} {})",
-                                   image.cols, image.rows, to_string(frame.plan.types[0]),
-                                   item.info.size.width, item.info.size.height, to_string(item.info.type)));
-    }
-    header.rows = image.rows;
-    header.cols = image.cols;
-    header.depth = image.depth();
-    header.channels = image.channels();
-    for (std::uint32_t s = 0; s < job_.pipeline.stages().size(); ++s) {
-      header.stage_tasks[s] = frame.plan.task_count(job_.pipeline, s, job_.tile);
-    }
-    cv::Mat destination = plane(task, frame.plan, 0, 0);
-    image.copyTo(destination);
+    if (item.video) return;  // the coordinator decoded it into the slot (see start_video_frame)
+    place_frame(job_, header, task.slot, load_frame(job_.pipeline, item), item);
   }
 
   void tile(const Task& task) {
@@ -230,7 +238,7 @@ class Worker {
   void store(const Task& task) {
     const SlotHeader& header = scheduler_.header(task.slot);
     const WorkItem& item = job_.items[header.item.load(std::memory_order_relaxed)];
-    if (item.output.empty()) return;
+    if (item.output.empty() || item.video) return;  // the coordinator encodes video frames in order
     const FramePlan& plan = plan_of(task);
     store_image(plane(task, plan, plan.result_plane(), plan.types.size() - 1), item.output, item.quality);
   }
@@ -282,20 +290,16 @@ class Coordinator {
       for (std::uint32_t slot = 0; slot < job_.layout.slot_count(); ++slot) {
         SlotHeader& header = scheduler_.header(slot);
         const auto state = static_cast<SlotState>(header.state.load(std::memory_order_acquire));
-        if (state == SlotState::done || state == SlotState::failed) {
-          collect(slot, state);
+        if ((state == SlotState::done || state == SlotState::failed) && collect(slot, state)) {
           ++finished;
+          report_progress(finished, scheduler_.header(slot).item.load());
         }
         if (static_cast<SlotState>(header.state.load(std::memory_order_relaxed)) != SlotState::free) continue;
-        // Items whose header could not be read fail here, without a slot.
-        while (next < job_.items.size() && !job_.items[next].error.empty()) {
-          report_.items[next].error = job_.items[next].error;
-          ++next;
-          ++finished;
-        }
-        if (next < job_.items.size()) {
-          scheduler_.start_frame(slot, static_cast<std::uint32_t>(next), next);
-          ++next;
+        while (next < job_.items.size()) {
+          const std::size_t item = next++;
+          if (start(slot, item)) break;
+          ++finished;  // settled without a slot
+          report_progress(finished, item);
         }
       }
       kick_idle_workers();
@@ -329,19 +333,73 @@ class Coordinator {
   }
 
  private:
-  void collect(std::uint32_t slot, SlotState state) {
+  // Hands item `index` to the free `slot`. Returns false when the item was settled without a
+  // slot: its header could not be read, or it is a video frame that need not or cannot run.
+  bool start(std::uint32_t slot, std::size_t index) {
+    const WorkItem& item = job_.items[index];
+    ItemResult& result = report_.items[index];
+    if (!item.error.empty()) {
+      result.error = item.error;
+      return false;
+    }
+    if (item.video && !start_video_frame(slot, index, result)) return false;
+    scheduler_.start_frame(slot, static_cast<std::uint32_t>(index), index);
+    return true;
+  }
+
+  // Video frames are decoded here, in order (a codec is sequential), straight into the slot;
+  // their load task is then empty. Returns false when the frame is settled without running.
+  bool start_video_frame(std::uint32_t slot, std::size_t index, ItemResult& result) {
+    const WorkItem& item = job_.items[index];
+    const LoadedFrame frame = read_video_frame(job_.pipeline, item, result);
+    if (frame.image.empty()) return false;
+    try {
+      place_frame(job_, scheduler_.header(slot), slot, frame, item);
+      return true;
+    } catch (const std::exception& error) {
+      result.error = error.what();
+      item.video->fail();
+      return false;
+    }
+  }
+
+  // Takes the result of a finished slot. A video frame waits in its slot until the frames before
+  // it are encoded: returns false, and the slot stays, while it waits.
+  bool collect(std::uint32_t slot, SlotState state) {
     SlotHeader& header = scheduler_.header(slot);
     const std::uint32_t item = header.item.load(std::memory_order_relaxed);
+    const WorkItem& work = job_.items[item];
     ItemResult& result = report_.items[item];
+    if (work.video && state == SlotState::done && !work.video->failed() && !work.video->expects(work.video_frame)) {
+      return false;
+    }
     result.ok = state == SlotState::done;
+    if (!result.ok) {
+      result.error = header.error_text;
+      if (work.video) work.video->fail();
+    } else if (work.video) {
+      encode_video_frame(slot, header, work, result);
+    }
     if (result.ok) {
       report_.pixels += static_cast<std::uint64_t>(header.rows) * static_cast<std::uint64_t>(header.cols);
-    } else {
-      result.error = header.error_text;
     }
     stall_seen_[slot] = ~std::uint64_t{0};
     header.frame_seq.store(~std::uint64_t{0}, std::memory_order_relaxed);
     header.state.store(static_cast<std::uint32_t>(SlotState::free), std::memory_order_release);
+    return true;
+  }
+
+  void encode_video_frame(std::uint32_t slot, const SlotHeader& header, const WorkItem& work, ItemResult& result) {
+    const FramePlan plan = job_.pipeline.plan({header.depth, header.channels}, {header.cols, header.rows});
+    const cv::Mat image(plan.sizes.back(), plan.types.back().cv_type(),
+                        job_.layout.plane(job_.segment.data(), slot, static_cast<std::uint32_t>(plan.result_plane())));
+    write_video_frame(work, image, result);
+  }
+
+  void report_progress(std::size_t finished, std::size_t item) {
+    if (!report_.items[item].ok) ++failures_;
+    if (!options_.progress) return;
+    options_.progress(Progress{item, finished, job_.items.size(), failures_, report_.pixels});
   }
 
   // A worker died: what it was doing is in its state slot. Retry that task once, then fail the
@@ -477,6 +535,7 @@ class Coordinator {
   std::vector<std::uint64_t> stall_seen_;  // (epoch, done) seen stuck at the last check
   std::set<pid_t> timed_out_;  // workers killed for the timeout, not yet reaped
   std::uint32_t deaths_between_tasks_ = 0;
+  std::size_t failures_ = 0;
 };
 
 std::size_t available_memory() {

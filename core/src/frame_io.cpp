@@ -20,6 +20,7 @@
 #include <span>
 #include <string_view>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 namespace tilefork {
@@ -173,29 +174,6 @@ std::string write_hint(int err, const std::filesystem::path& folder) {
       fmt::format("cannot write '{}': {}{}", path, errno_text(err), write_hint(err, folder)));
 }
 
-// Owns a file descriptor; closing on the way out of a failure cannot make matters worse.
-class Descriptor {
- public:
-  explicit Descriptor(int fd) : fd_(fd) {}
-  ~Descriptor() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Descriptor(const Descriptor&) = delete;
-  Descriptor& operator=(const Descriptor&) = delete;
-
-  int get() const { return fd_; }
-  // Closes now and returns 0 or the errno of a write error the file system reports only at
-  // close (NFS, quotas). EINTR is not an error: Linux has closed the descriptor anyway.
-  int close() {
-    const int fd = fd_;
-    fd_ = -1;
-    return ::close(fd) == 0 || errno == EINTR ? 0 : errno;
-  }
-
- private:
-  int fd_;
-};
-
 // Returns 0 or an errno.
 int write_all(int fd, std::span<const std::uint8_t> bytes) {
   while (!bytes.empty()) {
@@ -223,7 +201,7 @@ std::filesystem::path temporary_name(const std::filesystem::path& folder, const 
 
 // Cleanup never throws: a temporary that cannot be removed is reported and left.
 void remove_quietly(const std::filesystem::path& temporary) noexcept {
-  if (::unlink(temporary.c_str()) == 0 || errno == ENOENT) return;
+  if (temporary.empty() || ::unlink(temporary.c_str()) == 0 || errno == ENOENT) return;
   const int err = errno;
   try {
     fmt::print(stderr, "tilefork: could not remove temporary file '{}': {}\n", temporary.string(),
@@ -233,82 +211,84 @@ void remove_quietly(const std::filesystem::path& temporary) noexcept {
   }
 }
 
-// Moves the complete temporary file onto `path`, replacing any file there atomically.
-void publish(const std::filesystem::path& temporary, const std::string& path,
-             const std::filesystem::path& folder, Descriptor& file) {
-  if (const int err = file.close(); err != 0) {
-    remove_quietly(temporary);
-    throw_write_error(path, folder, err);
-  }
-  if (::rename(temporary.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    remove_quietly(temporary);
-    throw_write_error(path, folder, err);
-  }
-}
-
 // How often a temporary name taken by someone else (a writer with our pid that was killed)
 // is skipped before giving up.
 constexpr int name_attempts = 100;
 
-// The bytes go to an unnamed file (O_TMPFILE), so a writer killed at any point leaves nothing;
-// only the complete file is linked under a temporary name and renamed onto `path` (linkat
-// cannot replace an existing file). Returns false when the file system has no unnamed files.
-bool write_unnamed(const std::string& path, const std::filesystem::path& folder,
-                   const std::string& name, std::span<const std::uint8_t> bytes) {
-  Descriptor file(::open(folder.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644));
-  if (file.get() < 0) {
-    const int err = errno;
-    // EOPNOTSUPP: this file system cannot; EISDIR: the kernel predates O_TMPFILE.
-    if (err == EOPNOTSUPP || err == EISDIR) return false;
-    throw_write_error(path, folder, err);
-  }
-  if (const int err = write_all(file.get(), bytes); err != 0) throw_write_error(path, folder, err);
+}  // namespace
 
-  // Linking through /proc needs no privilege, unlike linkat(AT_EMPTY_PATH).
-  const std::string unnamed = fmt::format("/proc/self/fd/{}", file.get());
+AtomicFile::AtomicFile(std::string path) : path_(std::move(path)) {
+  const std::filesystem::path target(path_);
+  name_ = target.filename().string();
+  if (name_.empty() || name_ == "." || name_ == "..") {
+    throw ImageError(fmt::format("cannot write '{}': it names a folder, not a file", path_));
+  }
+  folder_ = target.has_parent_path() ? target.parent_path() : ".";
+  // An unnamed file first: a writer killed at any point leaves nothing behind.
+  fd_ = ::open(folder_.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0644);
+  if (fd_ >= 0 && ::access("/proc/self/fd", F_OK) == 0) return;
+  const int err = errno;
+  if (fd_ >= 0) {
+    ::close(fd_);  // no /proc to give it a name through
+  } else if (err != EOPNOTSUPP && err != EISDIR) {
+    // EOPNOTSUPP: this file system cannot; EISDIR: the kernel predates O_TMPFILE.
+    throw_write_error(path_, folder_, err);
+  }
+  // The fallback: a named hidden temporary, which a killed writer leaves behind (never a
+  // partial `path`).
   for (int attempt = 1;; ++attempt) {
-    const std::filesystem::path temporary = temporary_name(folder, name);
-    if (::linkat(AT_FDCWD, unnamed.c_str(), AT_FDCWD, temporary.c_str(), AT_SYMLINK_FOLLOW) == 0) {
-      publish(temporary, path, folder, file);
-      return true;
-    }
-    const int err = errno;
-    if (err == EEXIST && attempt < name_attempts) continue;
-    if (err == ENOENT && ::access("/proc/self/fd", F_OK) != 0) return false;  // no /proc here
-    throw_write_error(path, folder, err);
+    temporary_ = temporary_name(folder_, name_);
+    fd_ = ::open(temporary_.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd_ >= 0) return;
+    const int open_error = errno;
+    if (open_error == EEXIST && attempt < name_attempts) continue;
+    throw_write_error(path_, folder_, open_error);
   }
 }
 
-// The fallback: a named hidden temporary file, renamed onto `path` when complete. A writer
-// killed before the rename leaves the temporary behind, never a partial `path`.
-void write_named(const std::string& path, const std::filesystem::path& folder,
-                 const std::string& name, std::span<const std::uint8_t> bytes) {
-  for (int attempt = 1;; ++attempt) {
-    const std::filesystem::path temporary = temporary_name(folder, name);
-    Descriptor file(::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
-    if (file.get() < 0) {
+AtomicFile::~AtomicFile() {
+  if (fd_ >= 0) ::close(fd_);
+  if (!committed_) remove_quietly(temporary_);
+}
+
+std::string AtomicFile::reopen_path() const {
+  return temporary_.empty() ? fmt::format("/proc/self/fd/{}", fd_) : temporary_.string();
+}
+
+void AtomicFile::write(std::span<const std::uint8_t> bytes) {
+  if (const int err = write_all(fd_, bytes); err != 0) throw_write_error(path_, folder_, err);
+}
+
+void AtomicFile::commit() {
+  if (temporary_.empty()) {
+    // Linking through /proc needs no privilege, unlike linkat(AT_EMPTY_PATH); linkat cannot
+    // replace a file, so the complete file is linked under a temporary name and renamed.
+    const std::string unnamed = fmt::format("/proc/self/fd/{}", fd_);
+    for (int attempt = 1;; ++attempt) {
+      std::filesystem::path temporary = temporary_name(folder_, name_);
+      if (::linkat(AT_FDCWD, unnamed.c_str(), AT_FDCWD, temporary.c_str(), AT_SYMLINK_FOLLOW) == 0) {
+        temporary_ = std::move(temporary);
+        break;
+      }
       const int err = errno;
       if (err == EEXIST && attempt < name_attempts) continue;
-      throw_write_error(path, folder, err);
+      throw_write_error(path_, folder_, err);
     }
-    if (const int err = write_all(file.get(), bytes); err != 0) {
-      remove_quietly(temporary);
-      throw_write_error(path, folder, err);
-    }
-    publish(temporary, path, folder, file);
-    return;
   }
+  // Close first: some file systems (NFS, quotas) report a failed write only at close. EINTR
+  // is not an error: Linux has closed the descriptor anyway.
+  const int fd = std::exchange(fd_, -1);
+  if (::close(fd) != 0 && errno != EINTR) throw_write_error(path_, folder_, errno);
+  if (::rename(temporary_.c_str(), path_.c_str()) != 0) throw_write_error(path_, folder_, errno);
+  committed_ = true;
 }
 
+namespace {
+
 void write_atomically(const std::string& path, std::span<const std::uint8_t> bytes) {
-  const std::filesystem::path target(path);
-  const std::string name = target.filename().string();
-  if (name.empty() || name == "." || name == "..") {
-    throw ImageError(fmt::format("cannot write '{}': it names a folder, not a file", path));
-  }
-  const std::filesystem::path folder = target.has_parent_path() ? target.parent_path() : ".";
-  if (!write_unnamed(path, folder, name, bytes)) write_named(path, folder, name, bytes);
+  AtomicFile file(path);
+  file.write(bytes);
+  file.commit();
 }
 
 }  // namespace

@@ -17,6 +17,16 @@ struct LoadedFrame {
 // corrupt input) or UsageError (a stage cannot take the frame's type).
 LoadedFrame load_frame(const Pipeline& pipeline, const WorkItem& item);
 
+// The frame of a video item, decoded in order, and its plan. Returns an empty image when the
+// frame is settled without running, with `result` saying why: its video failed at an earlier
+// frame, or the stream ended before it (ok, absent). Never throws: a frame that cannot be decoded
+// fails `result` and the video.
+LoadedFrame read_video_frame(const Pipeline& pipeline, const WorkItem& item, ItemResult& result);
+
+// Encodes the result of a video item's frame in order. Never throws: a failure fails `result`
+// and the video.
+void write_video_frame(const WorkItem& item, const cv::Mat& image, ItemResult& result);
+
 // "stage 2 (gaussian), tile 12 at 64,0 64x64: <what>"
 std::string describe_tile_failure(const Pipeline& pipeline, std::uint32_t stage, std::uint32_t tile,
                                   cv::Rect rect, std::string_view what);

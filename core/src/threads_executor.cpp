@@ -6,10 +6,13 @@
 #include <tbb/enumerable_thread_specific.h>
 #include <tbb/global_control.h>
 #include <tbb/parallel_for.h>
+#include <tbb/parallel_invoke.h>
 #include <tbb/task_arena.h>
 
 #include <atomic>
 #include <chrono>
+#include <mutex>
+#include <vector>
 #include <opencv2/core/utility.hpp>
 
 namespace tilefork {
@@ -31,19 +34,38 @@ RunReport run_threads(const Pipeline& pipeline, std::span<const WorkItem> items,
   const TileLoop in_parallel = [](std::uint32_t count, const std::function<void(std::uint32_t)>& task) {
     tbb::parallel_for(std::uint32_t{0}, count, [&](std::uint32_t i) { task(i); });
   };
+  std::mutex progress_mutex;
+  Progress progress{0, 0, items.size(), 0, 0};
+  auto process = [&](std::size_t i) {
+    std::uint64_t frame_pixels = 0;
+    std::unique_ptr<PlaneSet> planes;
+    if (!plane_sets.try_pop(planes)) planes = std::make_unique<PlaneSet>();
+    tasks += process_private_frame(pipeline, items[i], options.tile, in_parallel,
+                                   [&]() -> TileRunner& { return runners.local(); }, *planes, report.items[i],
+                                   frame_pixels);
+    plane_sets.push(std::move(planes));
+    pixels += frame_pixels;
+    if (options.progress) {
+      const std::lock_guard lock(progress_mutex);
+      progress.item = i;
+      ++progress.finished;
+      progress.failed += report.items[i].ok ? 0 : 1;
+      progress.pixels = pixels;
+      options.progress(progress);
+    }
+  };
+  // Image files in parallel (I/O overlaps filtering); the frames of videos one after another,
+  // as their codecs need, beside them. Tiles within each frame in parallel.
+  std::vector<std::size_t> images;
+  std::vector<std::size_t> video_frames;
+  for (std::size_t i = 0; i < items.size(); ++i) (items[i].video ? video_frames : images).push_back(i);
   tbb::task_arena arena(report.workers);
   arena.execute([&] {
-    // Frames in parallel (I/O overlaps filtering) and tiles within each frame in parallel.
-    tbb::parallel_for(std::size_t{0}, items.size(), [&](std::size_t i) {
-      std::uint64_t frame_pixels = 0;
-      std::unique_ptr<PlaneSet> planes;
-      if (!plane_sets.try_pop(planes)) planes = std::make_unique<PlaneSet>();
-      tasks += process_private_frame(pipeline, items[i], options.tile, in_parallel,
-                                     [&]() -> TileRunner& { return runners.local(); }, *planes,
-                                     report.items[i], frame_pixels);
-      plane_sets.push(std::move(planes));
-      pixels += frame_pixels;
-    });
+    tbb::parallel_invoke(
+        [&] { tbb::parallel_for(std::size_t{0}, images.size(), [&](std::size_t k) { process(images[k]); }); },
+        [&] {
+          for (const std::size_t i : video_frames) process(i);
+        });
   });
   report.tasks = tasks;
   report.pixels = pixels;

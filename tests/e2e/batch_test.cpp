@@ -159,6 +159,8 @@ TEST_F(Batch, KilledRunResumedGivesTheSameBytes) {
   int status = 0;
   waitpid(pid, &status, 0);
   ASSERT_TRUE(WIFSIGNALED(status)) << "the run finished before it could be killed; make it slower";
+  // The workers die of the same SIGKILL; give them a moment to be gone.
+  for (int i = 0; i < 500 && ::kill(-pid, 0) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   std::size_t written = 0;
   for (const auto& entry : fs::recursive_directory_iterator(dir_ / "out")) {
     if (!entry.is_regular_file()) continue;
@@ -188,7 +190,7 @@ TEST_F(Batch, DryRunPrintsThePlanAndWritesNothing) {
     GTEST_SKIP() << "resize kernel not built";
   }
   ASSERT_EQ(result.code, 0) << result.err;
-  EXPECT_NE(result.out.find("items: 3 to do"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("inputs: 3 to do (3 frames)"), std::string::npos) << result.out;
   EXPECT_NE(result.out.find("segment: sysv backend"), std::string::npos) << result.out;
   EXPECT_NE(result.out.find("two.png"), std::string::npos) << result.out;
   EXPECT_FALSE(fs::exists(dir_ / "out"));

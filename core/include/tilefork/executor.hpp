@@ -4,11 +4,14 @@
 #include "tilefork/frame_io.hpp"
 #include "tilefork/pipeline.hpp"
 #include "tilefork/segment.hpp"
+#include "tilefork/video.hpp"
 
 #include <opencv2/core/types.hpp>
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -29,6 +32,20 @@ struct WorkItem {
   std::string error;
   cv::Mat image;  // when set, the frame itself, used instead of decoding `input` (benchmarks)
   int quality = -1;  // JPEG/WebP quality of the output, 1..100; -1: the format's default
+  // A frame of a video: the frames of one video are consecutive items sharing its stream,
+  // decoded and encoded in order by one process (the coordinator, for the fork executor) while
+  // their tiles run everywhere. `input` and `output` are the video's; null for image files.
+  std::shared_ptr<VideoStream> video;
+  std::uint32_t video_frame = 0;
+};
+
+// How far a run is, for progress displays.
+struct Progress {
+  std::size_t item = 0;      // the item just settled
+  std::size_t finished = 0;  // items settled, done or failed
+  std::size_t total = 0;
+  std::size_t failed = 0;
+  std::uint64_t pixels = 0;  // input pixels of the items done
 };
 
 struct RunOptions {
@@ -47,11 +64,15 @@ struct RunOptions {
   // Fork executor: a task running longer is taken to hang; its worker is killed and replaced and
   // the task retried once, then its frame fails. 0: no limit.
   std::chrono::milliseconds task_timeout{std::chrono::minutes(5)};
+  // Called each time an item is settled, from one thread at a time (the coordinator's, for
+  // fork); it should be quick. Empty: no calls.
+  std::function<void(const Progress&)> progress;
 };
 
 struct ItemResult {
   bool ok = false;
   std::string error;  // why it failed: names the input, and the stage / tile / signal when known
+  bool absent = false;  // a video frame its header announced and its stream did not hold (ok)
 };
 
 struct RunReport {
@@ -63,8 +84,8 @@ struct RunReport {
   int workers_replaced = 0;       // fork executor: workers that died and were forked again
   std::size_t segment_bytes = 0;  // fork executor: size of the shared segment
   bool interrupted = false;       // SIGINT / SIGTERM stopped the run early
-  std::vector<double> worker_busy_seconds;
-  std::uint64_t idle_kicks = 0;   // fork executor: times all workers slept beside claimable work  // fork executor: time each worker spent in tasks
+  std::vector<double> worker_busy_seconds;  // fork executor: time each worker spent in tasks
+  std::uint64_t idle_kicks = 0;   // fork executor: times all workers slept beside claimable work
   std::size_t failed() const;
 };
 

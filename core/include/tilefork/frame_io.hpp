@@ -5,6 +5,9 @@
 
 #include <opencv2/core/mat.hpp>
 
+#include <cstdint>
+#include <filesystem>
+#include <span>
 #include <string>
 
 namespace tilefork {
@@ -36,6 +39,32 @@ void store_image(const cv::Mat& image, const std::string& path, int quality = -1
 class ImageError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
+};
+
+// A file that appears at its path complete or not at all: the bytes go to an unnamed file
+// (O_TMPFILE) in the same folder, and commit() gives it its name with a rename, which replaces
+// an existing file atomically. Where the file system has no unnamed files, a hidden temporary
+// ".<name>.tilefork-<pid>-<n>" beside it stands in (a killed writer leaves that, never a
+// partial file at `path`). Linux only: names are given through /proc/self/fd.
+class AtomicFile {
+ public:
+  explicit AtomicFile(std::string path);  // throws ImageError naming the path and the reason
+  ~AtomicFile();                          // uncommitted: nothing stays behind; never throws
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+
+  // A path that opens this same file, for libraries that insist on a name (FFmpeg).
+  std::string reopen_path() const;
+  void write(std::span<const std::uint8_t> bytes);  // throws ImageError
+  void commit();                                    // throws ImageError; then nothing stays
+
+ private:
+  std::string path_;
+  std::filesystem::path folder_;
+  std::string name_;
+  std::filesystem::path temporary_;  // the hidden name, when it has one
+  int fd_ = -1;
+  bool committed_ = false;
 };
 
 }  // namespace tilefork

@@ -1,0 +1,183 @@
+// Videos and image sequences through the command: frames decoded and encoded in order, count,
+// size, codec and frame rate kept (or chosen), pixels equal to the oracle's when the codec is
+// lossless, failures that leave no file.
+#include "common/batch.hpp"
+#include "common/cli.hpp"
+#include "common/frames.hpp"
+#include "common/oracle.hpp"
+#include "common/shm_census.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <fmt/format.h>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/videoio.hpp>
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+namespace fs = std::filesystem;
+
+namespace tilefork {
+namespace {
+
+struct Video {
+  std::vector<cv::Mat> frames;
+  double fps = 0;
+  std::string fourcc;
+};
+
+Video read_video(const std::string& path) {
+  Video video;
+  cv::VideoCapture capture(path, cv::CAP_FFMPEG);
+  if (!capture.isOpened()) return video;
+  video.fps = capture.get(cv::CAP_PROP_FPS);
+  const int code = static_cast<int>(capture.get(cv::CAP_PROP_FOURCC));
+  for (int shift = 0; shift < 32; shift += 8) video.fourcc += static_cast<char>((code >> shift) & 0xFF);
+  for (cv::Mat frame; capture.read(frame);) video.frames.push_back(frame.clone());
+  return video;
+}
+
+class Videos : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    before_ = test::ShmCensus::take();
+    fs::create_directories(dir_.path() / "in");
+  }
+  void TearDown() override { EXPECT_EQ(test::ShmCensus::take().leaked_since(before_), std::vector<std::string>{}); }
+
+  // A lossless (FFV1) video of photo-like frames, each different, of an awkward size.
+  std::string make_video(const std::string& name, int frames, cv::Size size = {97, 61}, double fps = 12) {
+    const std::string path = dir_ / ("in/" + name);
+    cv::VideoWriter writer(path, cv::CAP_FFMPEG, cv::VideoWriter::fourcc('F', 'F', 'V', '1'), fps, size, true);
+    EXPECT_TRUE(writer.isOpened()) << path;
+    for (int i = 0; i < frames; ++i) writer.write(test::photo_like_frame(size, CV_8UC3, 100 + static_cast<unsigned>(i)));
+    return path;
+  }
+
+  test::Outcome tilefork(const std::vector<std::string>& args) { return test::run_tilefork(args, dir_); }
+
+  test::TempDir dir_;
+  test::ShmCensus before_;
+};
+
+// Every frame of the output equals the oracle on the same frame of the input, in order.
+void expect_frames_equal_oracle(const std::string& input, const std::string& output, const std::string& pipeline) {
+  const Video in = read_video(input);
+  const Video out = read_video(output);
+  ASSERT_FALSE(in.frames.empty()) << input;
+  ASSERT_EQ(out.frames.size(), in.frames.size()) << output;
+  for (std::size_t i = 0; i < in.frames.size(); ++i) {
+    EXPECT_EQ(test::difference(test::oracle(pipeline, in.frames[i]), out.frames[i]), "") << output << " frame " << i;
+  }
+}
+
+TEST_F(Videos, AVideoIsWrittenAsAVideoFrameByFrameInOrder) {
+  const std::string input = make_video("clip.mkv", 12);
+  for (const std::string executor : {"fork", "serial", "threads"}) {
+    const std::string out = dir_ / ("out-" + executor);
+    const auto result = tilefork({"run", "-p", "gaussian sigma=2", "--executor", executor, "--workers", "2",
+                                  "--tile", "32x16", "--json", "-o", out, input});
+    ASSERT_EQ(result.code, 0) << executor << ": " << result.err;
+    const auto summary = nlohmann::json::parse(result.out);
+    EXPECT_EQ(summary["frames"], 12);
+    EXPECT_EQ(summary["items"][0]["frames"], 12);
+    EXPECT_EQ(summary["items"][0]["codec"], "FFV1");
+    const Video video = read_video(out + "/clip.mkv");
+    EXPECT_EQ(video.fourcc, "FFV1") << "the input's codec by default";
+    EXPECT_DOUBLE_EQ(video.fps, 12) << "the input's frame rate by default";
+    expect_frames_equal_oracle(input, out + "/clip.mkv", "gaussian sigma=2");
+  }
+}
+
+TEST_F(Videos, CodecFrameRateAndSizeCanChange) {
+  const std::string input = make_video("clip.avi", 6, {80, 48});
+  const auto result = tilefork({"run", "-p", "resize scale=0.5", "--codec", "MJPG", "--fps", "5", "-o", dir_ / "out", input});
+  if (result.code == 2 && result.err.find("unknown kernel 'resize'") != std::string::npos) GTEST_SKIP();
+  ASSERT_EQ(result.code, 0) << result.err;
+  const Video video = read_video(dir_ / "out/clip.avi");
+  EXPECT_EQ(video.fourcc, "MJPG");
+  EXPECT_DOUBLE_EQ(video.fps, 5);
+  ASSERT_EQ(video.frames.size(), 6u);
+  EXPECT_EQ(video.frames[0].size(), cv::Size(40, 24));
+  const auto bad = tilefork({"run", "-p", "invert", "--codec", "H2", "-o", dir_ / "bad", input});
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_NE(bad.err.find("--codec 'H2' is not a FOURCC"), std::string::npos) << bad.err;
+}
+
+TEST_F(Videos, ABrokenVideoCostsOneLineAndLeavesNoFile) {
+  const std::string good = make_video("good.mkv", 4);
+  std::ofstream(dir_ / "in/broken.mp4") << std::string(5000, 'x');
+  ASSERT_TRUE(cv::imwrite(dir_ / "in/still.png", test::photo_like_frame({50, 40}, CV_8UC3, 7)));
+  const auto result = tilefork({"run", "-p", "box ksize=3", "-o", dir_ / "out", dir_ / "in"});
+  EXPECT_EQ(result.code, 3) << result.err;
+  EXPECT_EQ(test::count_lines_with(result.err, "tilefork: error:"), 1u) << result.err;
+  EXPECT_NE(result.err.find("broken.mp4"), std::string::npos) << result.err;
+  EXPECT_FALSE(fs::exists(dir_ / "out/broken.mp4"));
+  expect_frames_equal_oracle(good, dir_ / "out/good.mkv", "box ksize=3");
+  EXPECT_TRUE(fs::exists(dir_ / "out/still.png"));
+}
+
+TEST_F(Videos, FramesAVideoCannotHoldFailItWithoutAFile) {
+  const std::string input = make_video("clip.mkv", 3);
+  const auto result = tilefork({"run", "-p", "convert to=32f", "-o", dir_ / "out", input});
+  EXPECT_EQ(result.code, 3) << result.err;
+  EXPECT_NE(result.err.find("a video holds 8-bit gray or colour"), std::string::npos) << result.err;
+  EXPECT_TRUE(fs::is_empty(dir_ / "out")) << "no output, not even a temporary one";
+}
+
+TEST_F(Videos, AKilledRunLeavesNoPartialVideo) {
+  const std::string input = make_video("long.mkv", 40, {320, 240});
+  const pid_t pid = fork();
+  if (pid == 0) {
+    setpgid(0, 0);
+    setenv("TILEFORK_STALL", "20000", 1);
+    std::freopen("/dev/null", "w", stderr);
+    const std::string out = dir_ / "out";
+    execl(TILEFORK_BINARY, TILEFORK_BINARY, "run", "-p", "gaussian sigma=2", "-o", out.c_str(), input.c_str(),
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  ::kill(-pid, SIGKILL);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "the run finished before it could be killed; make it slower";
+  // The workers die of the same SIGKILL; give them a moment to be gone before the census.
+  for (int i = 0; i < 500 && ::kill(-pid, 0) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_TRUE(!fs::exists(dir_ / "out") || fs::is_empty(dir_ / "out"));
+}
+
+TEST_F(Videos, ImageSequencesAreTakenInNumberOrder) {
+  std::vector<cv::Mat> frames;
+  for (int i = 0; i < 12; i += 1) {
+    frames.push_back(test::random_frame({33, 21}, CV_8UC1, 200 + static_cast<unsigned>(i)));
+    ASSERT_TRUE(cv::imwrite(dir_ / fmt::format("in/shot_{:04}.png", i * 5), frames.back()));
+  }
+  ASSERT_TRUE(cv::imwrite(dir_ / "in/shot_7.png", frames[0]));     // not 4 digits
+  ASSERT_TRUE(cv::imwrite(dir_ / "in/other_0001.png", frames[0]));  // another name
+  const auto result = tilefork({"run", "-p", "invert", "--name", "{index}.{ext}", "-o", dir_ / "out",
+                                dir_ / "in/shot_%04d.png"});
+  ASSERT_EQ(result.code, 0) << result.err;
+  std::size_t outputs = 0;
+  for ([[maybe_unused]] const auto& entry : fs::directory_iterator(dir_ / "out")) ++outputs;
+  EXPECT_EQ(outputs, frames.size());
+  for (std::size_t i = 0; i < frames.size(); ++i) {
+    const cv::Mat output = cv::imread(dir_ / fmt::format("out/{:05}.png", i), cv::IMREAD_UNCHANGED);
+    EXPECT_EQ(test::difference(test::oracle("invert", frames[i]), output), "") << "frame " << i;
+  }
+  const auto any_digits = tilefork({"run", "-p", "invert", "--dry-run", "-o", dir_ / "d", dir_ / "in/shot_%d.png"});
+  ASSERT_EQ(any_digits.code, 0) << any_digits.err;
+  EXPECT_NE(any_digits.out.find("inputs: 13 to do"), std::string::npos) << any_digits.out;
+  const auto none = tilefork({"run", "-p", "invert", "-o", dir_ / "n", dir_ / "in/none_%03d.png"});
+  EXPECT_EQ(none.code, 2);
+  EXPECT_NE(none.err.find("matches no files"), std::string::npos) << none.err;
+}
+
+}  // namespace
+}  // namespace tilefork
