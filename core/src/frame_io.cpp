@@ -2,6 +2,8 @@
 // one.
 #include "tilefork/frame_io.hpp"
 
+#include "orientation.hpp"
+
 #include <fmt/format.h>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
@@ -306,7 +308,9 @@ cv::Mat load_image(const std::string& path) {
   } catch (const cv::Exception& e) {
     throw ImageError(fmt::format("cannot decode '{}': {}", path, e.err));
   }
-  if (!image.empty()) return image;
+  // OpenCV 4.6 applies EXIF orientation only when asked to convert the frame too, so it is
+  // applied here, from the same parser that gave probe_image its upright size.
+  if (!image.empty()) return turn_upright(image, stored_orientation(path));
 
   // imread does not say why it failed: tell a missing or unreadable file from a corrupt one.
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);

@@ -5,7 +5,11 @@
 // are sized and pipelines checked from it before any frame is decoded. Where OpenCV would
 // refuse a file we refuse it here too, so the user hears about it before work starts. The
 // quirks were measured on Debian 12's OpenCV 4.6 and are pinned by tests/unit/probe_test.cpp.
+// One departure: load_image turns a JPEG upright by its EXIF orientation after decoding, so the
+// JPEG parser reads that tag too and reports the upright size (tests/unit/orientation_test.cpp).
 #include "tilefork/frame_io.hpp"
+
+#include "orientation.hpp"
 
 #include <fmt/format.h>
 #include <opencv2/core.hpp>
@@ -20,6 +24,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string_view>
 #include <system_error>
 #include <utility>
@@ -167,6 +172,7 @@ struct Header {
   std::uint64_t width = 0;
   std::uint64_t height = 0;
   FrameType type;
+  int orientation = 1;  // EXIF orientation load_image applies; width and height are upright
 };
 
 // ---- PNG ------------------------------------------------------------------------------------
@@ -218,6 +224,7 @@ Header probe_jpeg(const HeaderFile& file) {
   // Walk the marker segments up to the frame header. EXIF, ICC and thumbnails can make them
   // far longer than one read window; each segment's length lets us seek past it.
   std::uint64_t at = 2;
+  std::optional<int> orientation;  // from the first EXIF segment; EXIF puts it before the frame
   for (;;) {
     // Like libjpeg, skip stray bytes before a marker and any 0xFF fill bytes.
     while (file.read(at, 1)[0] != 0xFF) ++at;
@@ -239,8 +246,16 @@ Header probe_jpeg(const HeaderFile& file) {
       // libjpeg converts every multi-component image (YCbCr, RGB, CMYK, YCCK) to BGR for OpenCV.
       // Debian's libjpeg-turbo decodes 8-bit samples only; 12- and 16-bit ones are given as
       // 16-bit here, an upper bound, and fail later in load_image.
-      return {be16(frame, 3), be16(frame, 1),
-              FrameType{precision <= 8 ? CV_8U : CV_16U, components == 1 ? 1 : 3}};
+      // load_image turns the frame upright (orientation.hpp), so 5..8 swap width and height.
+      const int turn = orientation.value_or(1);
+      const std::uint64_t width = be16(frame, 3);
+      const std::uint64_t height = be16(frame, 1);
+      return {swaps_sides(turn) ? height : width, swaps_sides(turn) ? width : height,
+              FrameType{precision <= 8 ? CV_8U : CV_16U, components == 1 ? 1 : 3}, turn};
+    }
+    constexpr unsigned app1 = 0xE1;
+    if (marker == app1 && !orientation) {
+      orientation = exif_orientation(file.read(at + 2, length - 2));
     }
     at += length;
   }
@@ -609,9 +624,10 @@ using namespace std::string_view_literals;
 
 // The signatures OpenCV's decoders check, so that a file goes to the parser matching the
 // decoder imread would pick.
+const Signature jpeg_signature{"\xFF\xD8\xFF"sv, 0};
 const Format formats[] = {
     {{"\x89PNG\r\n\x1a\n"sv, 0}, probe_png},
-    {{"\xFF\xD8\xFF"sv, 0}, probe_jpeg},
+    {jpeg_signature, probe_jpeg},
     {{"BM"sv, 0}, probe_bmp},
     {{"II\x2A\x00"sv, 0}, probe_tiff},
     {{"MM\x00\x2A"sv, 0}, probe_tiff},
@@ -661,6 +677,12 @@ void check_size(const HeaderFile& file, const Header& header) {
 
 }  // namespace
 
+int stored_orientation(const std::string& path) {
+  const HeaderFile file(path);
+  if (match(file.read_some(0, jpeg_signature.magic.size()), jpeg_signature) != Match::yes) return 1;
+  return probe_jpeg(file).orientation;
+}
+
 ImageInfo probe_image(const std::string& path) {
   const HeaderFile file(path);
   const Bytes head = file.read_some(0, 16);
@@ -679,7 +701,7 @@ ImageInfo probe_image(const std::string& path) {
   const Header header = parse != nullptr ? parse(file) : probe_by_decoding(file);
   check_size(file, header);
   return ImageInfo{cv::Size(static_cast<int>(header.width), static_cast<int>(header.height)),
-                   header.type};
+                   header.type, header.orientation};
 }
 
 }  // namespace tilefork

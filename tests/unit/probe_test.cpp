@@ -241,16 +241,6 @@ Bytes jpeg_segment(int marker, const Bytes& payload) {
   return segment.data();
 }
 
-// An EXIF block saying "rotate 90 degrees clockwise to display" (orientation 6).
-Bytes exif_orientation_6() {
-  ByteWriter exif(false);
-  exif.text("Exif").u8(0).u8(0);
-  exif.text("II").u16(42).u32(8);                       // TIFF header, first directory at 8
-  exif.u16(1).u16(0x0112).u16(3).u32(1).u16(6).u16(0);  // one entry: Orientation = 6
-  exif.u32(0);                                          // no next directory
-  return exif.data();
-}
-
 // A 13x7 CMYK JPEG (Adobe marker, 4 components), made once with libjpeg (in_color_space
 // JCS_CMYK, quality 50, optimized Huffman tables): cv::imwrite cannot make one, and libjpeg
 // is not a dependency of the tests.
@@ -549,11 +539,8 @@ std::vector<Variant> variants() {
        imwritten("a.jpg", CV_8UC3,
                  {cv::IMWRITE_JPEG_OPTIMIZE, 1, cv::IMWRITE_JPEG_RST_INTERVAL, 2})},
       {"jpeg_cmyk", handmade("a.jpg", [] { return cmyk_jpeg_13x7; })},
-      // IMREAD_UNCHANGED ignores EXIF orientation: the stored size is the decoded size.
-      {"jpeg_exif_orientation6", handmade("a.jpg", [] {
-         const Bytes exif = jpeg_segment(0xE1, exif_orientation_6());
-         return insert_at(encode(".jpg", pattern_image(CV_8UC3)), 2, exif);
-       })},
+      // JPEGs with an EXIF orientation are turned upright by load_image, so their probe is
+      // checked against it, not against IMREAD_UNCHANGED: see orientation_test.cpp.
       {"jpeg_sof_after_130k_of_comments", handmade("a.jpg", [] {
          const Bytes comment = jpeg_segment(0xFE, Bytes(65000, 'c'));
          const Bytes jpeg = encode(".jpg", pattern_image(CV_8UC1));

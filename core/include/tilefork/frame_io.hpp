@@ -13,11 +13,15 @@
 namespace tilefork {
 
 // What an image file's header says, before any pixel is decoded. The coordinator sizes frame
-// slots from it, so `type` is an upper bound of what cv::imread(path, IMREAD_UNCHANGED) returns
-// (channels and depth never exceed it; for most formats they are equal).
+// slots from it, so `type` is an upper bound of what load_image returns (channels and depth
+// never exceed it; for most formats they are equal) and `size` is the upright size load_image
+// returns: for a JPEG whose EXIF orientation is 5..8, the stored width and height swapped.
 struct ImageInfo {
   cv::Size size;
   FrameType type;
+  // The EXIF orientation (1..8) load_image applies to a JPEG; 1 for other formats and for
+  // JPEGs without a readable EXIF Orientation tag (the frame is taken as stored).
+  int orientation = 1;
   std::size_t max_bytes() const;  // width * height * channels * bytes per sample
 };
 
@@ -26,7 +30,11 @@ struct ImageInfo {
 // (missing, unreadable, not an image, truncated header).
 ImageInfo probe_image(const std::string& path);
 
-// Decodes `path` as cv::imread(path, IMREAD_UNCHANGED) does. Throws ImageError naming the path.
+// Decodes `path` as cv::imread(path, IMREAD_UNCHANGED) does (every depth and channel count
+// kept), then turns a JPEG upright as its EXIF Orientation tag says, as photo viewers show it;
+// the tag is not carried to any output, so the result shows the same everywhere. Other formats
+// come as OpenCV's decoder gives them (its TIFF decoder honours the TIFF Orientation field;
+// EXIF in PNG or WebP is ignored). Throws ImageError naming the path.
 cv::Mat load_image(const std::string& path);
 
 // Encodes `image` in the format named by `path`'s extension and writes it so that `path` either
