@@ -10,6 +10,8 @@
 #include <nlohmann/json.hpp>
 
 #include <csignal>
+#include <cstring>
+#include <pty.h>
 #include <fmt/format.h>
 #include <fstream>
 #include <filesystem>
@@ -181,6 +183,45 @@ TEST_F(Batch, KilledRunResumedGivesTheSameBytes) {
   }
   EXPECT_EQ(compared, 11u);
   RecordProperty("written_before_kill", static_cast<int>(written));
+}
+
+TEST_F(Batch, ProgressLinesWhenNotATerminalAndNothingWhenQuiet) {
+  const auto lines = tilefork({"run", "-p", "invert", "-r", "--progress-interval", "0", "-o", dir_ / "a", dir_ / "in"});
+  ASSERT_EQ(lines.code, 0) << lines.err;
+  EXPECT_EQ(test::count_lines_with(lines.err, " inputs, "), 3u) << "one line per frame:\n" << lines.err;
+  EXPECT_NE(lines.err.find("tilefork: 100% 3/3 inputs, "), std::string::npos) << lines.err;
+  EXPECT_NE(lines.err.find(" MP/s, "), std::string::npos) << lines.err;
+  EXPECT_EQ(lines.err.find('\r'), std::string::npos) << "no bar when stderr is a file";
+  const auto paced = tilefork({"run", "-p", "invert", "-r", "-o", dir_ / "b", dir_ / "in"});
+  ASSERT_EQ(paced.code, 0) << paced.err;
+  EXPECT_EQ(test::count_lines_with(paced.err, " inputs, "), 0u) << "the default interval (10 s) is longer than this run";
+  const auto quiet = tilefork({"run", "-p", "invert", "-r", "-q", "--progress-interval", "0", "-o", dir_ / "c", dir_ / "in"});
+  ASSERT_EQ(quiet.code, 0) << quiet.err;
+  EXPECT_EQ(quiet.err, "");
+}
+
+TEST_F(Batch, ProgressBarOnATerminal) {
+  int terminal = -1;
+  const std::string out = dir_ / "out";
+  const std::string in = dir_ / "in";
+  const pid_t pid = forkpty(&terminal, nullptr, nullptr, nullptr);
+  ASSERT_GE(pid, 0) << std::strerror(errno);
+  if (pid == 0) {
+    execl(TILEFORK_BINARY, TILEFORK_BINARY, "run", "-p", "box ksize=3", "-r", "-o", out.c_str(), in.c_str(),
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  std::string screen;
+  char buffer[4096];
+  for (ssize_t n; (n = ::read(terminal, buffer, sizeof buffer)) > 0;) screen.append(buffer, static_cast<std::size_t>(n));
+  ::close(terminal);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << screen;
+  // Drawn in place ("\r", erase line, the bar) and erased before the summary line.
+  EXPECT_NE(screen.find("\r\033[K["), std::string::npos) << screen;
+  EXPECT_NE(screen.find("/3 inputs, "), std::string::npos) << screen;
+  EXPECT_NE(screen.find("\r\033[Ktilefork: 3 of 3 inputs written"), std::string::npos) << screen;
 }
 
 TEST_F(Batch, DryRunPrintsThePlanAndWritesNothing) {
