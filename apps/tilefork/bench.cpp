@@ -12,6 +12,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <optional>
@@ -171,8 +172,21 @@ int run_transport_bench(const BenchArguments& arguments) {
     for (const auto& text : arguments.sizes) options.sizes.push_back(bench::parse_size(text));
   }
   if (!arguments.transports.empty()) {
+    // In the canonical order, in-place first: every other row of a size has its reference then.
+    std::vector<bench::Transport> chosen;
+    for (const auto& text : arguments.transports) chosen.push_back(bench::parse_transport(text));
     options.transports.clear();
-    for (const auto& text : arguments.transports) options.transports.push_back(bench::parse_transport(text));
+    for (const bench::Transport transport : bench::all_transports()) {
+      if (std::find(chosen.begin(), chosen.end(), transport) != chosen.end()) options.transports.push_back(transport);
+    }
+  }
+  if (!arguments.csv.empty()) {
+    // Before the minutes of measuring, not after.
+    const std::filesystem::path folder = std::filesystem::absolute(arguments.csv).parent_path();
+    if (access(folder.c_str(), W_OK) != 0) {
+      throw UsageError(fmt::format("--csv '{}': the folder '{}' does not exist or is not writable", arguments.csv,
+                                   folder.string()));
+    }
   }
   options.min_repetitions = arguments.min_repetitions;
   options.min_time = std::chrono::duration<double>(arguments.min_seconds);
@@ -217,7 +231,7 @@ void add_bench_command(CLI::App& app, std::function<int()>& action) {
       ->delimiter(',');
   command
       ->add_option("--transports", arguments->transports,
-                   "which transports, in this order (default all): in-place, sysv, posix, pipe, socketpair, mqueue")
+                   "which transports (default all): in-place, sysv, posix, pipe, socketpair, mqueue")
       ->delimiter(',');
   command->add_option("--min-repeat", arguments->min_repetitions, "at least this many timed transfers per row")
       ->check(CLI::Range(1, 1'000'000))
