@@ -767,7 +767,7 @@ std::uint64_t frame_checksum(std::span<const std::byte> bytes) noexcept {
   }
   // The tail, zero-padded into one more block.
   std::uint64_t tail[kLanes] = {};
-  std::memcpy(tail, bytes.data() + whole, bytes.size() - whole);
+  if (bytes.size() > whole) std::memcpy(tail, bytes.data() + whole, bytes.size() - whole);
   for (std::size_t lane = 0; lane < kLanes; ++lane) {
     sum[lane] += tail[lane];
     weighted[lane] += sum[lane];

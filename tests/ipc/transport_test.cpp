@@ -182,6 +182,7 @@ TEST(FrameChecksum, SeesEveryByteItsPlaceAndTheLength) {
   // A frame cut short and padded with zeros is another frame.
   const std::vector<std::byte> zeros(64);
   EXPECT_NE(bench::frame_checksum(zeros), bench::frame_checksum(std::span(zeros).first(56)));
+  EXPECT_NE(bench::frame_checksum(std::span(zeros).first(1)), bench::frame_checksum({}));
 }
 
 TEST(FrameSizes, ParseAndPrint) {
