@@ -269,7 +269,9 @@ TEST_F(TransportBench, AtLeastMinTimeIsSpent) {
   options.min_time = std::chrono::milliseconds(50);
   const auto results = bench::measure_transports(options);
   ASSERT_EQ(results.size(), 1u);
-  EXPECT_GE(results[0].median_us * results[0].repetitions, 0.5 * 50'000) << results[0].repetitions << " repetitions";
+  // The timed transfers add up to at least min_time, so their longest times their count does
+  // (a median would not: on a loaded machine a few slow transfers carry much of the time).
+  EXPECT_GE(results[0].max_us * results[0].repetitions, 50'000) << results[0].repetitions << " repetitions";
   EXPECT_GT(results[0].repetitions, 2);
 }
 
