@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <sched.h>
 #include <unistd.h>
 
 namespace tilefork {
@@ -36,6 +37,10 @@ std::size_t RunReport::failed() const {
 
 int resolve_workers(const RunOptions& options) {
   if (options.workers > 0) return options.workers;
+  // The cores this process may run on (taskset, cpusets, Slurm's binding), not all the machine's.
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  if (sched_getaffinity(0, sizeof allowed, &allowed) == 0 && CPU_COUNT(&allowed) > 0) return CPU_COUNT(&allowed);
   const long cores = sysconf(_SC_NPROCESSORS_ONLN);
   return cores > 0 ? static_cast<int>(cores) : 1;
 }
