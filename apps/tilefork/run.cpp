@@ -279,6 +279,7 @@ nlohmann::json summary_json(const Pipeline& pipeline, const std::vector<Input>& 
                             {"megapixels", static_cast<double>(report.pixels) / 1e6},
                             {"workers", report.workers},
                             {"workers_replaced", report.workers_replaced},
+                            {"idle_kicks", report.idle_kicks},
                             {"segment_bytes", report.segment_bytes},
                             {"interrupted", report.interrupted}};
   if (shard) summary["shard"] = {{"index", shard->index}, {"count", shard->count}, {"source", shard->source}};
