@@ -115,7 +115,7 @@ void place_frame(const ForkJob& job, SlotHeader& header, std::uint32_t slot, con
     header.stage_tasks[s] = frame.plan.task_count(job.pipeline, s, job.tile);
   }
   cv::Mat destination(frame.plan.sizes[0], frame.plan.types[0].cv_type(), job.layout.plane(job.segment.data(), slot, 0));
-  image.copyTo(destination);
+  if (image.data != destination.data) image.copyTo(destination);  // not decoded in place
 }
 
 // The worker side: claim tasks, run them where the pixels lie, report through the segment.
@@ -210,7 +210,13 @@ class Worker {
     SlotHeader& header = scheduler_.header(task.slot);
     const WorkItem& item = job_.items[header.item.load(std::memory_order_relaxed)];
     if (item.video) return;  // the coordinator decoded it into the slot (see start_video_frame)
-    place_frame(job_, header, task.slot, load_frame(job_.pipeline, item), item);
+    // Decoded straight into the slot when the file holds what its header announced (it nearly
+    // always does), which saves a copy of every frame.
+    cv::Mat in_place;
+    if (item.info.max_bytes() <= job_.layout.plane_capacity()) {
+      in_place = cv::Mat(item.info.size, item.info.type.cv_type(), job_.layout.plane(job_.segment.data(), task.slot, 0));
+    }
+    place_frame(job_, header, task.slot, load_frame(job_.pipeline, item, in_place), item);
   }
 
   void tile(const Task& task) {
