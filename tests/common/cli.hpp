@@ -4,6 +4,7 @@
 #include "common/batch.hpp"
 
 #include <optional>
+#include <sys/types.h>
 #include <string>
 #include <utility>
 #include <vector>
@@ -23,6 +24,13 @@ using EnvChange = std::pair<std::string, std::optional<std::string>>;
 // `env` changes its environment. Captures go through files in `scratch`.
 Outcome run_tilefork(const std::vector<std::string>& args, const TempDir& scratch, const std::string& input = {},
                      const std::vector<EnvChange>& env = {});
+
+// Starts the tilefork binary with `args` in a process group of its own (its workers join it),
+// stderr to /dev/null and `env` applied, without waiting. Returns its pid, the group's id.
+pid_t start_tilefork_group(const std::vector<std::string>& args, const std::vector<EnvChange>& env = {});
+// SIGKILLs the group, reaps its leader and waits (up to 5 s) until no process of it is left.
+// Returns the leader's wait status.
+int kill_group(pid_t group);
 
 std::string slurp(const std::string& path);
 std::size_t count_lines_with(const std::string& text, const std::string& needle);

@@ -30,6 +30,17 @@ test::Outcome tilefork(const std::vector<std::string>& args, const test::TempDir
 
 class Cli : public ::testing::Test {
  protected:
+  // a.png, b.png and c.png (gray and colour, awkward sizes) in the folder in/.
+  std::vector<WorkItem> write_good_inputs() {
+    auto items = test::write_batch(dir_, {{"a", test::photo_like_frame({120, 80}, CV_8UC3, 1)},
+                                          {"b", test::random_frame({64, 64}, CV_8UC1, 2)},
+                                          {"c", test::photo_like_frame({50, 50}, CV_8UC3, 3)}},
+                                   "unused");
+    fs::create_directories(dir_ / "in");
+    for (const auto& item : items) fs::copy(item.input, dir_ / ("in/" + fs::path(item.input).filename().string()));
+    return items;
+  }
+
   void SetUp() override { before_ = test::ShmCensus::take(); }
   void TearDown() override {
     EXPECT_EQ(test::ShmCensus::take().leaked_since(before_), std::vector<std::string>{});
@@ -125,12 +136,7 @@ TEST_F(Cli, BadOptionValuesAreNamed) {
 }
 
 TEST_F(Cli, CorruptImagesInAFolderCostOneLineEachAndTheRestIsWritten) {
-  const auto items = test::write_batch(dir_, {{"a", test::photo_like_frame({120, 80}, CV_8UC3, 1)},
-                                              {"b", test::random_frame({64, 64}, CV_8UC1, 2)},
-                                              {"c", test::photo_like_frame({50, 50}, CV_8UC3, 3)}},
-                                       "unused");
-  fs::create_directories(dir_ / "in");
-  for (const auto& item : items) fs::copy(item.input, dir_ / ("in/" + fs::path(item.input).filename().string()));
+  const auto items = write_good_inputs();
   std::ofstream(dir_ / "in/not-an-image.png") << "this is text, not a PNG";
   {  // a real PNG header followed by garbage
     const std::string good = slurp(items[0].input);
@@ -151,12 +157,7 @@ TEST_F(Cli, CorruptImagesInAFolderCostOneLineEachAndTheRestIsWritten) {
 }
 
 TEST_F(Cli, ACorruptInputAndAnUnwritableOutputAmongGoodOnes) {
-  const auto items = test::write_batch(dir_, {{"a", test::photo_like_frame({120, 80}, CV_8UC3, 1)},
-                                              {"b", test::random_frame({64, 64}, CV_8UC1, 2)},
-                                              {"c", test::photo_like_frame({50, 50}, CV_8UC3, 3)}},
-                                       "unused");
-  fs::create_directories(dir_ / "in");
-  for (const auto& item : items) fs::copy(item.input, dir_ / ("in/" + fs::path(item.input).filename().string()));
+  const auto items = write_good_inputs();
   std::ofstream(dir_ / "in/corrupt.png") << "this is text, not a PNG";
   // b's output cannot be written: a folder (with a file in it) stands at its name.
   fs::create_directories(dir_ / "out/b.png");
