@@ -293,12 +293,17 @@ class Coordinator {
         pool.respawn(death.index);
         ++report_.workers_replaced;
       }
+      // A video frame collected may let a later one, waiting in a slot already passed, go too:
+      // look again at once rather than at the next event.
+      bool look_again = false;
       for (std::uint32_t slot = 0; slot < job_.layout.slot_count(); ++slot) {
         SlotHeader& header = scheduler_.header(slot);
         const auto state = static_cast<SlotState>(header.state.load(std::memory_order_acquire));
         if ((state == SlotState::done || state == SlotState::failed) && collect(slot, state)) {
           ++finished;
-          report_progress(finished, scheduler_.header(slot).item.load());
+          const std::uint32_t item = header.item.load();
+          look_again = look_again || job_.items[item].video != nullptr;
+          report_progress(finished, item);
         }
         if (static_cast<SlotState>(header.state.load(std::memory_order_relaxed)) != SlotState::free) continue;
         while (next < job_.items.size()) {
@@ -314,7 +319,9 @@ class Coordinator {
         check_timeouts(pool);
         last_stall_check = Clock::now();
       }
-      if (finished < job_.items.size()) futex_wait(control.event_seq, seen, std::chrono::milliseconds(50));
+      if (finished < job_.items.size() && !look_again) {
+        futex_wait(control.event_seq, seen, std::chrono::milliseconds(50));
+      }
     }
     control.stop.store(1);
     scheduler_.wake_workers();
