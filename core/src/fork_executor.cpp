@@ -645,6 +645,31 @@ std::size_t available_memory() {
 
 }  // namespace
 
+// The tasks the batch will run when nothing fails: the coordinator reserves room for their
+// records once, instead of growing the vector (each growth touches fresh pages, and a page fault
+// costs microseconds on virtual machines).
+static std::size_t expected_tasks(const Pipeline& pipeline, std::span<const WorkItem> items, cv::Size tile) {
+  std::map<std::tuple<int, int, int, int>, std::size_t> per_shape;
+  std::size_t total = 0;
+  for (const WorkItem& item : items) {
+    if (!item.error.empty()) continue;
+    const auto key = std::make_tuple(item.info.size.width, item.info.size.height, item.info.type.depth,
+                                     item.info.type.channels);
+    auto found = per_shape.find(key);
+    if (found == per_shape.end()) {
+      std::size_t tasks = 2;
+      try {
+        const FramePlan plan = pipeline.plan(item.info.type, item.info.size);
+        for (std::uint32_t s = 0; s < pipeline.stages().size(); ++s) tasks += plan.task_count(pipeline, s, tile);
+      } catch (const std::exception&) {
+      }
+      found = per_shape.emplace(key, tasks).first;
+    }
+    total += found->second;
+  }
+  return total;
+}
+
 static std::uint32_t trace_ring_records(const RunOptions& options) {
   if (options.trace == nullptr) return 0;
   return options.trace_ring_records > 0 ? options.trace_ring_records : kTraceRingRecords;
@@ -715,6 +740,10 @@ RunReport run_forked(const Pipeline& pipeline, std::span<const WorkItem> items,
   segment.prefault();  // pages are allocated and zeroed once, here, not in the middle of the work
   if (const int threads = thread_count(); threads > 1) {
     std::fprintf(stderr, "tilefork: warning: the coordinator has %d threads before forking workers\n", threads);
+  }
+  if (options.trace != nullptr) {
+    const std::size_t tasks = expected_tasks(pipeline, checked, options.tile);
+    options.trace->records.reserve(options.trace->records.size() + tasks + tasks / 8 + 64 * workers);
   }
   const ForkJob job{pipeline, checked, layout, segment, options.tile, options.worker_exec};
   try {

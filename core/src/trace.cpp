@@ -37,8 +37,14 @@ std::size_t TraceRing::drain(std::vector<TraceRecord>& out) {
   const std::uint64_t tail = header_->tail.load(std::memory_order_relaxed);
   const std::uint64_t head = header_->head.load(std::memory_order_acquire);
   if (head == tail) return 0;
-  // Copied before the tail moves: the writer cannot reuse a record until then.
-  for (std::uint64_t i = tail; i < head; ++i) out.push_back(records_[i & (capacity_ - 1)]);
+  // Copied before the tail moves: the writer cannot reuse a record until then. Two block copies
+  // (before and after the wrap), not one push_back per record: the drain is the coordinator's
+  // share of tracing, and it runs on a core the workers want.
+  const std::uint64_t count = head - tail;
+  const std::size_t first = static_cast<std::size_t>(tail & (capacity_ - 1));
+  const std::size_t before_wrap = static_cast<std::size_t>(std::min<std::uint64_t>(count, capacity_ - first));
+  out.insert(out.end(), records_ + first, records_ + first + before_wrap);
+  out.insert(out.end(), records_, records_ + (count - before_wrap));
   // Sequentially consistent with the writer's "waiting" flag: either it sees this tail, or this
   // drain sees it waiting and wakes it.
   header_->tail.store(head, std::memory_order_seq_cst);

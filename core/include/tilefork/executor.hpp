@@ -78,10 +78,14 @@ struct RunOptions {
   std::uint32_t trace_ring_records = 0;
 };
 
-// 8192 records of 48 bytes: 384 KiB per worker. The coordinator drains each ring at least every
+// 2048 records of 48 bytes: 96 KiB per worker. The coordinator drains each ring at least every
 // 50 ms and at once when it is half full, so a worker waits for room only when it finishes more
-// than 4096 tasks before the coordinator gets to run (RunTrace::ring_full_waits counts it).
-inline constexpr std::uint32_t kTraceRingRecords = 8192;
+// than 1024 tasks before the coordinator gets to run (RunTrace::ring_full_waits counts it).
+// Larger rings cost more than they save: every process maps every page of the segment at its
+// start (MADV_POPULATE_WRITE, 2.5-10 us a page on these VMs: docs/design-notes.md), so each
+// ring page is a fixed cost per process and run, while a nudge (one futex wake) per 512 tasks
+// past half full costs nearly nothing.
+inline constexpr std::uint32_t kTraceRingRecords = 2048;
 
 struct ItemResult {
   bool ok = false;
