@@ -1,6 +1,7 @@
 // `tilefork run`: plan the batch, run it, print one line per failure and a summary (or JSON).
 #include "commands.hpp"
 #include "inputs.hpp"
+#include "profile_report.hpp"
 #include "progress.hpp"
 
 #include "tilefork/errors.hpp"
@@ -8,6 +9,7 @@
 #include "tilefork/external_worker.hpp"
 #include "tilefork/frame_io.hpp"
 #include "tilefork/pipeline.hpp"
+#include "tilefork/profile.hpp"
 #include "tilefork/tile.hpp"
 #include "tilefork/video.hpp"
 
@@ -52,6 +54,9 @@ struct RunArguments {
   std::string codec;
   double fps = 0;
   double progress_interval = 10;
+  std::string trace_path;
+  bool summary = false;
+  bool compare_serial = false;
 };
 
 cv::Size parse_tile(std::string_view text) {
@@ -246,7 +251,7 @@ void print_plan(const Pipeline& pipeline, const std::vector<Input>& inputs, Fram
 }
 
 nlohmann::json summary_json(const Pipeline& pipeline, const std::vector<Input>& inputs, const RunReport& report,
-                            const std::optional<Shard>& shard) {
+                            const std::optional<Shard>& shard, const nlohmann::json& profile) {
   nlohmann::json list = nlohmann::json::array();
   std::size_t ok = 0;
   std::size_t failed = 0;
@@ -283,7 +288,31 @@ nlohmann::json summary_json(const Pipeline& pipeline, const std::vector<Input>& 
                             {"segment_bytes", report.segment_bytes},
                             {"interrupted", report.interrupted}};
   if (shard) summary["shard"] = {{"index", shard->index}, {"count", shard->count}, {"source", shard->source}};
+  summary["profile"] = profile;
   return summary;
+}
+
+// The serial executor over the same frames, nothing written: the reference for --compare-serial.
+double time_serial(const Pipeline& pipeline, const Frames& frames, const RunOptions& options) {
+  std::vector<WorkItem> items = frames.items;
+  for (WorkItem& item : items) {
+    if (item.video) throw UsageError("--compare-serial takes image inputs only: a video cannot be read twice");
+    item.output.clear();
+  }
+  RunOptions serial = options;
+  serial.executor = ExecutorKind::serial;
+  serial.progress = nullptr;
+  serial.trace = nullptr;
+  return run_serial(pipeline, items, serial).seconds;
+}
+
+// A trace file's folder must exist before the run, not be found missing after it.
+void check_trace_path(const std::string& path) {
+  const fs::path folder = fs::absolute(path).parent_path();
+  std::error_code error;
+  if (!fs::is_directory(folder, error)) {
+    throw UsageError(fmt::format("--trace '{}': folder '{}' does not exist", path, folder.string()));
+  }
 }
 
 int run(const RunArguments& arguments) {
@@ -341,14 +370,37 @@ int run(const RunArguments& arguments) {
     std::error_code error;
     fs::create_directories(fs::path(item.output).parent_path(), error);
   }
+  if (!arguments.trace_path.empty()) check_trace_path(arguments.trace_path);
+  RunTrace trace;
+  if (!arguments.trace_path.empty() || arguments.summary || arguments.json) options.trace = &trace;
+  const double serial_seconds = arguments.compare_serial ? time_serial(pipeline, frames, options) : 0;
   std::optional<ProgressDisplay> display;
   if (!arguments.quiet) {
     display.emplace(stderr, is_terminal(stderr), std::chrono::duration<double>(arguments.progress_interval),
                     frames.owner, inputs.size());
     options.progress = [&display](const Progress& progress) { display->update(progress); };
   }
-  const RunReport report = run_batch(pipeline, frames.items, options);
+  RunReport report;
+  try {
+    report = run_batch(pipeline, frames.items, options);
+  } catch (...) {
+    // The trace of a run that failed is the one most wanted: write what was recorded.
+    if (!arguments.trace_path.empty()) {
+      try {
+        write_chrome_trace(trace, pipeline, frames.items, arguments.trace_path);
+      } catch (const std::exception& error) {
+        fmt::print(stderr, "tilefork: error: could not write the trace: {}\n", error.what());
+      }
+    }
+    throw;
+  }
   if (display) display->finish();
+  if (!arguments.trace_path.empty()) write_chrome_trace(trace, pipeline, frames.items, arguments.trace_path);
+  Profile profile;
+  if (options.trace != nullptr) {
+    profile = summarize(trace, pipeline);
+    profile.serial_seconds = serial_seconds;
+  }
   settle_inputs(inputs, frames, report);
 
   std::size_t failed = 0;
@@ -361,7 +413,9 @@ int run(const RunArguments& arguments) {
     ++failed;
     fmt::print(stderr, "tilefork: error: {}: {}\n", input.item.input, input.error);
   }
-  if (arguments.json) fmt::print("{}\n", summary_json(pipeline, inputs, report, shard).dump(2));
+  if (arguments.json) {
+    fmt::print("{}\n", summary_json(pipeline, inputs, report, shard, profile_json(profile, frames.items)).dump(2));
+  }
   if (!arguments.quiet) {
     const double megapixels = static_cast<double>(report.pixels) / 1e6;
     const std::size_t todo = inputs.size() - skipped;
@@ -388,6 +442,7 @@ int run(const RunArguments& arguments) {
       fmt::print(stderr, "tilefork: {} worker(s) died and were replaced\n", report.workers_replaced);
     }
   }
+  if (arguments.summary) print_profile(stderr, profile, frames.items);
   if (report.interrupted) return kExitInterrupted;
   return failed == 0 ? kExitOk : kExitPartial;
 }
@@ -449,6 +504,13 @@ void add_run_command(CLI::App& app, std::function<int()>& action) {
                       "video outputs: codec as a FOURCC (avc1, mp4v, MJPG, FFV1 lossless); default: the input's");
   command->add_option("--fps", arguments->fps, "video outputs: frame rate; default: the input's")
       ->check(CLI::Range(0.001, 1e6));
+  command->add_option("--trace", arguments->trace_path,
+                      "write a timeline of every task (Chrome trace event JSON: open it in ui.perfetto.dev or "
+                      "chrome://tracing), also when the run fails or is interrupted");
+  command->add_flag("--summary", arguments->summary,
+                    "print a profile after the run: per stage and worker, where the time went, the slowest tiles");
+  command->add_flag("--compare-serial", arguments->compare_serial,
+                    "run the serial executor over the same inputs first (writing nothing) and report the speed-up");
   command->callback([&action, arguments] {
     if (!arguments->shard.empty() && arguments->shards > 0) {
       throw CLI::ValidationError("--shard and --shards", "give one of them: --shard K/N, or --shards N with the "

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <sched.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 namespace tilefork {
@@ -128,14 +129,31 @@ namespace tilefork {
 std::uint64_t process_private_frame(const Pipeline& pipeline, const WorkItem& item, cv::Size tile,
                                     const TileLoop& loop,
                                     const std::function<TileRunner&()>& runner_for_this_thread,
-                                    PlaneSet& plane_set, ItemResult& result, std::uint64_t& pixels) {
+                                    PlaneSet& plane_set, ItemResult& result, std::uint64_t& pixels,
+                                    std::uint32_t index, const TraceSink& trace) {
   if (!item.error.empty()) {
     result.error = item.error;
     return 0;
   }
+  // A record per task, as a fork worker writes it; the thread id names the track.
+  auto record = [&](TraceKind kind, std::uint64_t begin, std::uint32_t stage, std::uint32_t tile_index, cv::Rect rect) {
+    trace({.begin_ns = begin,
+           .end_ns = trace_clock_ns(),
+           .item = index,
+           .tile = tile_index,
+           .x = rect.x,
+           .y = rect.y,
+           .width = rect.width,
+           .height = rect.height,
+           .pid = static_cast<std::int32_t>(::syscall(SYS_gettid)),
+           .stage = static_cast<std::uint16_t>(stage),
+           .kind = kind});
+  };
   try {
+    std::uint64_t begin = trace ? trace_clock_ns() : 0;
     LoadedFrame frame = item.video ? read_video_frame(pipeline, item, result) : load_frame(pipeline, item);
     if (frame.image.empty()) return 0;  // a video frame settled without running
+    if (trace) record(TraceKind::load, begin, 0, 0, cv::Rect({0, 0}, frame.image.size()));
     std::vector<cv::Mat> planes(frame.plan.planes);
     planes[0] = frame.image;
     std::uint64_t tasks = 2;
@@ -146,19 +164,25 @@ std::uint64_t process_private_frame(const Pipeline& pipeline, const WorkItem& it
       const bool whole_frame = pipeline.stages()[s].kernel->whole_frame;
       const TileGrid grid(frame.plan.sizes[s + 1], whole_frame ? cv::Size() : tile);
       loop(grid.count(), [&](std::uint32_t t) {
+        const std::uint64_t tile_begin = trace ? trace_clock_ns() : 0;
         try {
           runner_for_this_thread().run(pipeline.stages()[s], planes[in], planes[out], grid.rect(t));
         } catch (const std::exception& error) {
           throw std::runtime_error(describe_tile_failure(pipeline, s, t, grid.rect(t), error.what()));
         }
+        if (trace) record(TraceKind::tile, tile_begin, s, t, grid.rect(t));
       });
       tasks += grid.count();
     }
+    const cv::Mat& output = planes[frame.plan.result_plane()];
+    begin = trace ? trace_clock_ns() : 0;
     if (item.video) {
-      write_video_frame(item, planes[frame.plan.result_plane()], result);
+      write_video_frame(item, output, result);
+      if (trace) record(TraceKind::store, begin, 0, 0, cv::Rect({0, 0}, output.size()));
       if (!result.ok) return tasks;
     } else {
-      if (!item.output.empty()) store_image(planes[frame.plan.result_plane()], item.output, item.quality);
+      if (!item.output.empty()) store_image(output, item.output, item.quality);
+      if (trace) record(TraceKind::store, begin, 0, 0, cv::Rect({0, 0}, output.size()));
       result.ok = true;
     }
     pixels += static_cast<std::uint64_t>(frame.image.total());

@@ -7,6 +7,7 @@
 #include "tilefork/layout.hpp"
 #include "tilefork/tile.hpp"
 #include "tilefork/tile_runner.hpp"
+#include "tilefork/trace.hpp"
 #include "tilefork/worker_pool.hpp"
 
 #include <fmt/format.h>
@@ -32,10 +33,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::uint64_t now_ns() {
-  return static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count());
-}
+// The trace's clock (steady_clock through the vDSO), for timeouts and busy time too.
+std::uint64_t now_ns() { return trace_clock_ns(); }
 
 // Signal handlers may only set flags; these are the flags (a handler cannot take parameters).
 std::atomic<std::atomic<std::uint32_t>*> g_event_word{nullptr};
@@ -125,9 +124,14 @@ class Worker {
       : job_(job),
         index_(index),
         scheduler_(job.layout, job.segment.data(), static_cast<std::uint32_t>(job.pipeline.stages().size())),
-        state_(job.layout.worker(job.segment.data(), index)) {
+        state_(job.layout.worker(job.segment.data(), index)),
+        started_ns_(now_ns()),
+        pid_(getpid()) {
     if (const char* stall = std::getenv("TILEFORK_STALL")) stall_us_ = std::atoi(stall);
-    random_.seed(static_cast<unsigned>(getpid()));
+    random_.seed(static_cast<unsigned>(pid_));
+    if (job.layout.trace_ring_records() > 0) {
+      trace_.emplace(job.layout.trace_ring(job.segment.data(), index), scheduler_.control().event_seq);
+    }
   }
 
   void run() {
@@ -135,7 +139,8 @@ class Worker {
     cv::setNumThreads(0);
     cv::ocl::setUseOpenCL(false);
     job_.segment.prefault();
-    state_.pid.store(getpid());
+    state_.pid.store(pid_);
+    if (trace_) trace_->push({.begin_ns = started_ns_, .end_ns = now_ns(), .pid = pid_, .kind = TraceKind::start});
     ControlBlock& control = scheduler_.control();
     while (true) {
       const std::uint32_t seq = control.work_seq.load();
@@ -145,8 +150,10 @@ class Worker {
         continue;
       }
       control.idle_workers.fetch_add(1);
+      const std::uint64_t asleep = trace_ ? now_ns() : 0;  // the wait is a system call anyway
       futex_wait(control.work_seq, seq);
       control.idle_workers.fetch_sub(1);
+      if (trace_) trace_->push({.begin_ns = asleep, .end_ns = now_ns(), .pid = pid_, .kind = TraceKind::asleep});
     }
     external_.reset();
     job_.segment.detach();
@@ -156,8 +163,10 @@ class Worker {
   void execute(const Task& task) {
     const std::uint64_t begin = now_ns();
     state_.task_started_ns.store(begin, std::memory_order_relaxed);
+    traced_rect_ = {};
     stall();
-    if (!scheduler_.failed(task.slot)) {
+    const bool skipped = scheduler_.failed(task.slot);
+    if (!skipped) {
       try {
         switch (task.kind) {
           case TaskKind::load: load(task); break;
@@ -170,15 +179,35 @@ class Worker {
       }
     }
     stall();
+    const std::uint64_t end = now_ns();
     state_.task_started_ns.store(0, std::memory_order_relaxed);
-    state_.busy_ns.fetch_add(now_ns() - begin, std::memory_order_relaxed);
+    state_.busy_ns.fetch_add(end - begin, std::memory_order_relaxed);
     state_.tasks_done.fetch_add(1, std::memory_order_relaxed);
+    // Published before the task is finished: once the coordinator has seen a frame settled,
+    // the records of all its tasks are in the rings.
+    if (trace_) record(task, begin, end, skipped);
     // The claim is dropped before finishing, so a death handler never counts this task twice;
     // the slot is kept until after, so the stall check never takes a live worker's task for
     // lost (a worker that dies in between is caught by it, as it should be).
     state_.claimed.store(0);
     scheduler_.finish(task);
     state_.slot.store(0);
+  }
+
+  void record(const Task& task, std::uint64_t begin, std::uint64_t end, bool skipped) {
+    const SlotHeader& header = scheduler_.header(task.slot);
+    trace_->push({.begin_ns = begin,
+                  .end_ns = end,
+                  .item = header.item.load(std::memory_order_relaxed),
+                  .tile = task.index(),
+                  .x = traced_rect_.x,
+                  .y = traced_rect_.y,
+                  .width = traced_rect_.width,
+                  .height = traced_rect_.height,
+                  .pid = pid_,
+                  .stage = static_cast<std::uint16_t>(task.stage),
+                  .kind = static_cast<TraceKind>(task.kind),
+                  .flags = skipped ? kTraceSkipped : std::uint8_t{0}});
   }
 
   // Random pauses (TILEFORK_STALL=microseconds) to shake out races in tests.
@@ -209,14 +238,17 @@ class Worker {
   void load(const Task& task) {
     SlotHeader& header = scheduler_.header(task.slot);
     const WorkItem& item = job_.items[header.item.load(std::memory_order_relaxed)];
-    if (item.video) return;  // the coordinator decoded it into the slot (see start_video_frame)
-    // Decoded straight into the slot when the file holds what its header announced (it nearly
-    // always does), which saves a copy of every frame.
-    cv::Mat in_place;
-    if (item.info.max_bytes() <= job_.layout.plane_capacity()) {
-      in_place = cv::Mat(item.info.size, item.info.type.cv_type(), job_.layout.plane(job_.segment.data(), task.slot, 0));
+    if (!item.video) {
+      // Decoded straight into the slot when the file holds what its header announced (it nearly
+      // always does), which saves a copy of every frame.
+      cv::Mat in_place;
+      if (item.info.max_bytes() <= job_.layout.plane_capacity()) {
+        in_place = cv::Mat(item.info.size, item.info.type.cv_type(), job_.layout.plane(job_.segment.data(), task.slot, 0));
+      }
+      place_frame(job_, header, task.slot, load_frame(job_.pipeline, item, in_place), item);
     }
-    place_frame(job_, header, task.slot, load_frame(job_.pipeline, item, in_place), item);
+    // (a video frame was decoded into the slot by the coordinator: see start_video_frame)
+    traced_rect_ = {0, 0, header.cols, header.rows};
   }
 
   void tile(const Task& task) {
@@ -226,6 +258,7 @@ class Worker {
     cv::Mat output = plane(task, plan, plan.out_plane[task.stage], task.stage + 1);
     const cv::Rect rect = stage.kernel->whole_frame ? cv::Rect({0, 0}, output.size())
                                                     : TileGrid(output.size(), job_.tile).rect(task.index());
+    traced_rect_ = rect;
     try {
       if (stage.kernel->external) {
         if (!external_) external_.emplace(job_.worker_exec, job_.segment);
@@ -244,8 +277,9 @@ class Worker {
   void store(const Task& task) {
     const SlotHeader& header = scheduler_.header(task.slot);
     const WorkItem& item = job_.items[header.item.load(std::memory_order_relaxed)];
-    if (item.output.empty() || item.video) return;  // the coordinator encodes video frames in order
     const FramePlan& plan = plan_of(task);
+    traced_rect_ = cv::Rect({0, 0}, plan.sizes.back());
+    if (item.output.empty() || item.video) return;  // the coordinator encodes video frames in order
     store_image(plane(task, plan, plan.result_plane(), plan.types.size() - 1), item.output, item.quality);
   }
 
@@ -256,6 +290,10 @@ class Worker {
   TileRunner runner_;
   std::optional<ExternalWorker> external_;  // started at the first external tile
   std::map<std::tuple<int, int, int, int>, FramePlan> plans_;
+  std::uint64_t started_ns_;  // when this process began, for its start record
+  std::int32_t pid_;
+  std::optional<TraceWriter> trace_;  // empty when tracing is off: one predictable branch
+  cv::Rect traced_rect_;  // what the task just run covered, for its record
   int stall_us_ = 0;
   std::minstd_rand random_;
 };
@@ -268,12 +306,30 @@ class Coordinator {
         options_(options),
         report_(report),
         scheduler_(job.layout, job.segment.data(), static_cast<std::uint32_t>(job.pipeline.stages().size())),
-        stall_seen_(job.layout.slot_count(), ~std::uint64_t{0}) {}
+        stall_seen_(job.layout.slot_count(), ~std::uint64_t{0}),
+        trace_(job.layout.trace_ring_records() > 0 ? options.trace : nullptr) {}
 
+  // Runs the batch. Whatever happens (an exception, an interrupt), the records the workers
+  // published are drained into the trace before this returns or throws.
   void run() {
     ControlBlock& control = scheduler_.control();
     CoordinatorSignals signals(control.event_seq);
     WorkerPool pool(job_.layout.worker_count(), [this](std::uint32_t index) { Worker(job_, index).run(); });
+    for (std::uint32_t i = 0; i < pool.size(); ++i) note_process(i, pool.pid(i));
+    try {
+      supervise(pool);
+    } catch (...) {
+      control.stop.store(1);
+      scheduler_.wake_workers();
+      pool.kill_all();
+      drain_traces();
+      throw;
+    }
+  }
+
+ private:
+  void supervise(WorkerPool& pool) {
+    ControlBlock& control = scheduler_.control();
     std::size_t next = 0;
     std::size_t finished = 0;
     auto last_stall_check = Clock::now();
@@ -291,8 +347,10 @@ class Coordinator {
                             "is something killing tilefork processes (an OOM killer, a ulimit)? see the log above");
         }
         pool.respawn(death.index);
+        note_process(death.index, pool.pid(death.index));
         ++report_.workers_replaced;
       }
+      drain_traces();
       // A video frame collected may let a later one, waiting in a slot already passed, go too:
       // look again at once rather than at the next event.
       bool look_again = false;
@@ -320,12 +378,15 @@ class Coordinator {
         last_stall_check = Clock::now();
       }
       if (finished < job_.items.size() && !look_again) {
+        const std::uint64_t asleep = trace_ ? now_ns() : 0;
         futex_wait(control.event_seq, seen, std::chrono::milliseconds(50));
+        if (trace_) coordinator_record({.begin_ns = asleep, .end_ns = now_ns(), .kind = TraceKind::wait});
       }
     }
     control.stop.store(1);
     scheduler_.wake_workers();
     if (report_.interrupted) {
+      drain_traces();  // what finished before the interrupt; then workers die mid-task
       pool.kill_all();
     } else {
       for (const auto& death : pool.stop(std::chrono::seconds(5))) {
@@ -333,6 +394,7 @@ class Coordinator {
                         describe_wait_status(death.status)));
       }
     }
+    drain_traces();
     for (std::uint32_t i = 0; i < job_.layout.worker_count(); ++i) {
       const WorkerState& state = job_.layout.worker(job_.segment.data(), i);
       report_.tasks += state.tasks_done.load();
@@ -345,7 +407,27 @@ class Coordinator {
     }
   }
 
- private:
+  void note_process(std::uint32_t index, pid_t pid) {
+    if (trace_) trace_->processes.push_back({.pid = pid, .worker = index});
+  }
+
+  // Takes every record published so far from every ring (cheap when there are none: one load).
+  void drain_traces() {
+    if (!trace_) return;
+    std::uint64_t full_waits = 0;
+    for (std::uint32_t w = 0; w < job_.layout.worker_count(); ++w) {
+      TraceRing ring = job_.layout.trace_ring(job_.segment.data(), w);
+      ring.drain(trace_->records);
+      full_waits += ring.full_waits();
+    }
+    trace_->ring_full_waits = full_waits;
+  }
+
+  void coordinator_record(TraceRecord record) {
+    record.pid = static_cast<std::int32_t>(getpid());
+    trace_->coordinator.push_back(record);
+  }
+
   // Hands item `index` to the free `slot`. Returns false when the item was settled without a
   // slot: its header could not be read, or it is a video frame that need not or cannot run.
   bool start(std::uint32_t slot, std::size_t index) {
@@ -364,7 +446,12 @@ class Coordinator {
   // their load task is then empty. Returns false when the frame is settled without running.
   bool start_video_frame(std::uint32_t slot, std::size_t index, ItemResult& result) {
     const WorkItem& item = job_.items[index];
+    const std::uint64_t begin = trace_ ? now_ns() : 0;
     const LoadedFrame frame = read_video_frame(job_.pipeline, item, result);
+    if (trace_) {
+      coordinator_record({.begin_ns = begin, .end_ns = now_ns(), .item = static_cast<std::uint32_t>(index),
+                          .width = frame.image.cols, .height = frame.image.rows, .kind = TraceKind::decode});
+    }
     if (frame.image.empty()) return false;
     try {
       place_frame(job_, scheduler_.header(slot), slot, frame, item);
@@ -406,7 +493,12 @@ class Coordinator {
     const FramePlan plan = job_.pipeline.plan({header.depth, header.channels}, {header.cols, header.rows});
     const cv::Mat image(plan.sizes.back(), plan.types.back().cv_type(),
                         job_.layout.plane(job_.segment.data(), slot, static_cast<std::uint32_t>(plan.result_plane())));
+    const std::uint64_t begin = trace_ ? now_ns() : 0;
     write_video_frame(work, image, result);
+    if (trace_) {
+      coordinator_record({.begin_ns = begin, .end_ns = now_ns(), .item = header.item.load(std::memory_order_relaxed),
+                          .width = image.cols, .height = image.rows, .kind = TraceKind::encode});
+    }
   }
 
   void report_progress(std::size_t finished, std::size_t item) {
@@ -549,6 +641,7 @@ class Coordinator {
   std::set<pid_t> timed_out_;  // workers killed for the timeout, not yet reaped
   std::uint32_t deaths_between_tasks_ = 0;
   std::size_t failures_ = 0;
+  RunTrace* trace_;  // null when tracing is off
 };
 
 std::size_t available_memory() {
@@ -564,6 +657,36 @@ std::size_t available_memory() {
 }
 
 }  // namespace
+
+// The tasks the batch will run when nothing fails: the coordinator reserves room for their
+// records once, instead of growing the vector (each growth touches fresh pages, and a page fault
+// costs microseconds on virtual machines).
+static std::size_t expected_tasks(const Pipeline& pipeline, std::span<const WorkItem> items, cv::Size tile) {
+  std::map<std::tuple<int, int, int, int>, std::size_t> per_shape;
+  std::size_t total = 0;
+  for (const WorkItem& item : items) {
+    if (!item.error.empty()) continue;
+    const auto key = std::make_tuple(item.info.size.width, item.info.size.height, item.info.type.depth,
+                                     item.info.type.channels);
+    auto found = per_shape.find(key);
+    if (found == per_shape.end()) {
+      std::size_t tasks = 2;
+      try {
+        const FramePlan plan = pipeline.plan(item.info.type, item.info.size);
+        for (std::uint32_t s = 0; s < pipeline.stages().size(); ++s) tasks += plan.task_count(pipeline, s, tile);
+      } catch (const std::exception&) {
+      }
+      found = per_shape.emplace(key, tasks).first;
+    }
+    total += found->second;
+  }
+  return total;
+}
+
+static std::uint32_t trace_ring_records(const RunOptions& options) {
+  if (options.trace == nullptr) return 0;
+  return options.trace_ring_records > 0 ? options.trace_ring_records : kTraceRingRecords;
+}
 
 SegmentShape plan_segment(const Pipeline& pipeline, std::span<WorkItem> items, const RunOptions& options) {
   SegmentShape shape;
@@ -583,13 +706,19 @@ SegmentShape plan_segment(const Pipeline& pipeline, std::span<WorkItem> items, c
   shape.slots = options.slots > 0 ? static_cast<std::uint32_t>(options.slots) : std::max<std::uint32_t>(2, workers + 1);
   shape.slots = static_cast<std::uint32_t>(std::clamp<std::size_t>(shape.runnable, 1, shape.slots));
   shape.slots = std::min<std::uint32_t>(shape.slots, 64);
-  shape.segment_bytes = SegmentLayout(shape.slots, workers, shape.planes, shape.plane_bytes).size();
+  shape.segment_bytes = SegmentLayout(shape.slots, workers, shape.planes, shape.plane_bytes, trace_ring_records(options)).size();
   return shape;
 }
 
 RunReport run_forked(const Pipeline& pipeline, std::span<const WorkItem> items,
                      const RunOptions& options) {
   const auto start = Clock::now();
+  if (options.trace != nullptr) {
+    options.trace->executor = "fork";
+    options.trace->origin_ns = now_ns();
+    options.trace->coordinator_pid = static_cast<std::int32_t>(getpid());
+    options.trace->ring_capacity = trace_ring_records(options);
+  }
   // Before any OpenCV call that could start threads: fork first (DESIGN.md).
   cv::setNumThreads(0);
   RunReport report;
@@ -605,9 +734,10 @@ RunReport run_forked(const Pipeline& pipeline, std::span<const WorkItem> items,
   const SegmentShape shape = plan_segment(pipeline, checked, options);
   if (shape.runnable == 0) {
     for (std::size_t i = 0; i < checked.size(); ++i) report.items[i].error = checked[i].error;
+    if (options.trace != nullptr) options.trace->end_ns = now_ns();
     return report;
   }
-  const SegmentLayout layout(shape.slots, workers, shape.planes, shape.plane_bytes);
+  const SegmentLayout layout(shape.slots, workers, shape.planes, shape.plane_bytes, trace_ring_records(options));
   const std::size_t memory = available_memory();
   if (memory != 0 && layout.size() > memory) {
     throw SystemError(ENOMEM, "the shared segment would not fit in memory",
@@ -624,10 +754,20 @@ RunReport run_forked(const Pipeline& pipeline, std::span<const WorkItem> items,
   if (const int threads = thread_count(); threads > 1) {
     std::fprintf(stderr, "tilefork: warning: the coordinator has %d threads before forking workers\n", threads);
   }
+  if (options.trace != nullptr) {
+    const std::size_t tasks = expected_tasks(pipeline, checked, options.tile);
+    options.trace->records.reserve(options.trace->records.size() + tasks + tasks / 8 + 64 * workers);
+  }
   const ForkJob job{pipeline, checked, layout, segment, options.tile, options.worker_exec};
-  Coordinator(job, options, report).run();
+  try {
+    Coordinator(job, options, report).run();
+  } catch (...) {
+    if (options.trace != nullptr) options.trace->end_ns = now_ns();
+    throw;
+  }
   segment.detach();
   report.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  if (options.trace != nullptr) options.trace->end_ns = now_ns();
   return report;
 }
 

@@ -52,13 +52,18 @@ class PlaneSet {
   std::vector<unsigned char> bytes_[3];
 };
 
+// Takes one trace record from whichever thread ran the task; empty: tracing is off.
+using TraceSink = std::function<void(const TraceRecord&)>;
+
 // Runs `task(index)` for every index below `count`: in a loop (serial) or in parallel (threads).
 using TileLoop = std::function<void(std::uint32_t count, const std::function<void(std::uint32_t)>& task)>;
 // The whole of one item in private memory (serial and threads executors): load, every stage tile
 // by tile through `runner_for_this_thread()`, store. Fills `result`; returns the tasks run.
+// `trace` gets a record of each task, as the fork executor's workers write them (item = `index`).
 std::uint64_t process_private_frame(const Pipeline& pipeline, const WorkItem& item, cv::Size tile,
                                     const TileLoop& loop,
                                     const std::function<TileRunner&()>& runner_for_this_thread,
-                                    PlaneSet& planes, ItemResult& result, std::uint64_t& pixels);
+                                    PlaneSet& planes, ItemResult& result, std::uint64_t& pixels,
+                                    std::uint32_t index = 0, const TraceSink& trace = {});
 
 }  // namespace tilefork

@@ -1,4 +1,4 @@
-// Offsets of the control block, worker states, slot headers and planes in the segment.
+// Offsets of the control block, worker states, slot headers, trace rings and planes in the segment.
 #include "tilefork/layout.hpp"
 
 #include <cstring>
@@ -17,14 +17,23 @@ constexpr std::size_t round_up(std::size_t value, std::size_t align) {
 }  // namespace
 
 SegmentLayout::SegmentLayout(std::uint32_t slots, std::uint32_t workers, std::uint32_t planes,
-                             std::size_t plane_capacity)
-    : slots_(slots), workers_(workers), planes_(planes), plane_capacity_(plane_capacity) {
+                             std::size_t plane_capacity, std::uint32_t trace_ring_records)
+    : slots_(slots), workers_(workers), planes_(planes), plane_capacity_(plane_capacity),
+      trace_records_(trace_ring_records) {
   if (slots == 0 || workers == 0 || planes == 0 || planes > kMaxPlanes) {
     throw std::invalid_argument("SegmentLayout needs at least one slot, worker and plane");
   }
+  if (trace_ring_records == 1 || (trace_ring_records & (trace_ring_records - 1)) != 0) {
+    throw std::invalid_argument("a trace ring holds a power of two (at least 2) of records");
+  }
   workers_offset_ = round_up(sizeof(ControlBlock), 64);
   slots_offset_ = round_up(workers_offset_ + sizeof(WorkerState) * workers, 64);
-  planes_offset_ = round_up(slots_offset_ + sizeof(SlotHeader) * slots, kPlaneAlign);
+  // The rings sit between the slot headers and the planes; with tracing off they take no byte.
+  trace_offset_ = round_up(slots_offset_ + sizeof(SlotHeader) * slots, 64);
+  trace_stride_ = trace_ring_records == 0
+                      ? 0
+                      : round_up(sizeof(TraceRingHeader) + sizeof(TraceRecord) * trace_ring_records, 64);
+  planes_offset_ = round_up(trace_offset_ + trace_stride_ * workers, kPlaneAlign);
   plane_stride_ = round_up(plane_capacity, kPlaneAlign);
   size_ = planes_offset_ + plane_stride_ * planes * slots;
 }
@@ -37,7 +46,11 @@ void SegmentLayout::initialise(std::byte* base) const {
   control_block->worker_count = workers_;
   control_block->plane_count = planes_;
   control_block->plane_capacity = plane_capacity_;
+  control_block->trace_ring_records = trace_records_;
   for (std::uint32_t i = 0; i < workers_; ++i) new (&worker(base, i)) WorkerState{};
+  for (std::uint32_t i = 0; i < workers_ && trace_records_ > 0; ++i) {
+    new (base + trace_offset_ + trace_stride_ * i) TraceRingHeader{};
+  }
   for (std::uint32_t i = 0; i < slots_; ++i) new (&slot(base, i)) SlotHeader{};
 }
 
@@ -51,6 +64,13 @@ WorkerState& SegmentLayout::worker(std::byte* base, std::uint32_t index) const n
 
 SlotHeader& SegmentLayout::slot(std::byte* base, std::uint32_t index) const noexcept {
   return *std::launder(reinterpret_cast<SlotHeader*>(base + slots_offset_) + index);
+}
+
+TraceRing SegmentLayout::trace_ring(std::byte* base, std::uint32_t index) const noexcept {
+  std::byte* ring = base + trace_offset_ + trace_stride_ * index;
+  auto* header = std::launder(reinterpret_cast<TraceRingHeader*>(ring));
+  auto* records = reinterpret_cast<TraceRecord*>(ring + sizeof(TraceRingHeader));
+  return TraceRing(*header, records, trace_records_);
 }
 
 std::byte* SegmentLayout::plane(std::byte* base, std::uint32_t slot_index,

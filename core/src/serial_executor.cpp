@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <opencv2/core/utility.hpp>
+#include <unistd.h>
 
 namespace tilefork {
 
@@ -11,6 +12,14 @@ RunReport run_serial(const Pipeline& pipeline, std::span<const WorkItem> items,
                      const RunOptions& options) {
   const auto start = std::chrono::steady_clock::now();
   cv::setNumThreads(0);
+  TraceSink trace;
+  if (options.trace != nullptr) {
+    options.trace->executor = "serial";
+    options.trace->origin_ns = trace_clock_ns();
+    options.trace->coordinator_pid = static_cast<std::int32_t>(getpid());
+    options.trace->processes.push_back({.pid = static_cast<std::int32_t>(getpid()), .worker = 0});
+    trace = [&options](const TraceRecord& record) { options.trace->records.push_back(record); };
+  }
   RunReport report;
   report.workers = 1;
   report.items.resize(items.size());
@@ -23,7 +32,7 @@ RunReport run_serial(const Pipeline& pipeline, std::span<const WorkItem> items,
   for (std::size_t i = 0; i < items.size(); ++i) {
     report.tasks += process_private_frame(pipeline, items[i], options.tile, in_order,
                                           [&]() -> TileRunner& { return runner; }, planes,
-                                          report.items[i], report.pixels);
+                                          report.items[i], report.pixels, static_cast<std::uint32_t>(i), trace);
     progress.item = i;
     ++progress.finished;
     progress.failed += report.items[i].ok ? 0 : 1;
@@ -31,6 +40,7 @@ RunReport run_serial(const Pipeline& pipeline, std::span<const WorkItem> items,
     if (options.progress) options.progress(progress);
   }
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (options.trace != nullptr) options.trace->end_ns = trace_clock_ns();
   return report;
 }
 

@@ -9,11 +9,13 @@
 #include <tbb/parallel_invoke.h>
 #include <tbb/task_arena.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <mutex>
 #include <vector>
 #include <opencv2/core/utility.hpp>
+#include <unistd.h>
 
 namespace tilefork {
 
@@ -26,6 +28,15 @@ RunReport run_threads(const Pipeline& pipeline, std::span<const WorkItem> items,
   report.workers = resolve_workers(options);
   report.items.resize(items.size());
   tbb::enumerable_thread_specific<TileRunner> runners;
+  // Records stay with the thread that made them until the end: no lock on the hot path.
+  tbb::enumerable_thread_specific<std::vector<TraceRecord>> records;
+  TraceSink trace;
+  if (options.trace != nullptr) {
+    options.trace->executor = "threads";
+    options.trace->origin_ns = trace_clock_ns();
+    options.trace->coordinator_pid = static_cast<std::int32_t>(getpid());
+    trace = [&records](const TraceRecord& record) { records.local().push_back(record); };
+  }
   // Plane sets go from frame to frame through a pool, not per thread: a thread waiting for the
   // tiles of its frame may start another frame meanwhile.
   tbb::concurrent_queue<std::unique_ptr<PlaneSet>> plane_sets;
@@ -42,7 +53,7 @@ RunReport run_threads(const Pipeline& pipeline, std::span<const WorkItem> items,
     if (!plane_sets.try_pop(planes)) planes = std::make_unique<PlaneSet>();
     tasks += process_private_frame(pipeline, items[i], options.tile, in_parallel,
                                    [&]() -> TileRunner& { return runners.local(); }, *planes, report.items[i],
-                                   frame_pixels);
+                                   frame_pixels, static_cast<std::uint32_t>(i), trace);
     plane_sets.push(std::move(planes));
     pixels += frame_pixels;
     if (options.progress) {
@@ -69,6 +80,18 @@ RunReport run_threads(const Pipeline& pipeline, std::span<const WorkItem> items,
   });
   report.tasks = tasks;
   report.pixels = pixels;
+  if (options.trace != nullptr) {
+    // One track per thread, numbered in the order the threads first started a task.
+    std::vector<std::pair<std::uint64_t, std::int32_t>> first_seen;
+    for (const auto& local : records) {
+      options.trace->records.insert(options.trace->records.end(), local.begin(), local.end());
+      if (!local.empty()) first_seen.emplace_back(local.front().begin_ns, local.front().pid);
+    }
+    std::sort(first_seen.begin(), first_seen.end());
+    std::uint32_t index = 0;
+    for (const auto& [begin, tid] : first_seen) options.trace->processes.push_back({.pid = tid, .worker = index++});
+    options.trace->end_ns = trace_clock_ns();
+  }
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return report;
 }

@@ -4,6 +4,7 @@
 #include "tilefork/frame_io.hpp"
 #include "tilefork/pipeline.hpp"
 #include "tilefork/segment.hpp"
+#include "tilefork/trace.hpp"
 #include "tilefork/video.hpp"
 
 #include <opencv2/core/types.hpp>
@@ -67,7 +68,24 @@ struct RunOptions {
   // Called each time an item is settled, from one thread at a time (the coordinator's, for
   // fork); it should be quick. Empty: no calls.
   std::function<void(const Progress&)> progress;
+  // Where to record the run's profile (trace.hpp: every task, a worker's sleeps, the
+  // coordinator's decoding, encoding and waits), or null: nothing is recorded and the segment
+  // has no trace rings. A pointer, not a flag with the records in RunReport, because the
+  // executor appends as it drains: a run that throws or is interrupted leaves every record of
+  // a finished task there. Not owned; the caller keeps it alive for the run.
+  RunTrace* trace = nullptr;
+  // Fork executor: records per worker trace ring (a power of two >= 2); 0: kTraceRingRecords.
+  std::uint32_t trace_ring_records = 0;
 };
+
+// 2048 records of 48 bytes: 96 KiB per worker. The coordinator drains each ring at least every
+// 50 ms and at once when it is half full, so a worker waits for room only when it finishes more
+// than 1024 tasks before the coordinator gets to run (RunTrace::ring_full_waits counts it).
+// Larger rings cost more than they save: every process maps every page of the segment at its
+// start (MADV_POPULATE_WRITE, 2.5-10 us a page on these VMs: docs/design-notes.md), so each
+// ring page is a fixed cost per process and run, while a nudge (one futex wake) per 512 tasks
+// past half full costs nearly nothing.
+inline constexpr std::uint32_t kTraceRingRecords = 2048;
 
 struct ItemResult {
   bool ok = false;

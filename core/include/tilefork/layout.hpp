@@ -1,6 +1,8 @@
-// SegmentLayout: what lives where in the shared segment (control block, worker state, frame
-// slots and their planes), by offsets only, so any process may map the segment anywhere.
+// SegmentLayout: what lives where in the shared segment (control block, worker state, trace
+// rings, frame slots and their planes), by offsets only, so any process may map it anywhere.
 #pragma once
+
+#include "tilefork/trace.hpp"
 
 #include <atomic>
 #include <cstddef>
@@ -37,6 +39,7 @@ struct alignas(64) ControlBlock {
   std::atomic<std::uint32_t> work_seq;   // futex word: bumped whenever claimable work appears
   std::atomic<std::uint32_t> idle_workers;  // workers sleeping on work_seq (no wake when 0)
   std::atomic<std::uint32_t> event_seq;  // futex word: bumped when the coordinator should look
+  std::uint32_t trace_ring_records;      // records per worker trace ring; 0: tracing is off
 };
 
 // One frame in flight. Its phases (load, stage 0 tiles, ..., store) follow one another; the
@@ -77,8 +80,10 @@ struct alignas(64) WorkerState {
 
 class SegmentLayout {
  public:
+  // `trace_ring_records` (0, or a power of two >= 2) gives each worker a trace ring of that
+  // many records; 0 takes no byte. Throws std::invalid_argument for impossible counts.
   SegmentLayout(std::uint32_t slots, std::uint32_t workers, std::uint32_t planes,
-                std::size_t plane_capacity);
+                std::size_t plane_capacity, std::uint32_t trace_ring_records = 0);
 
   std::size_t size() const noexcept { return size_; }
   // Writes the control block and zeroes the headers. The segment must be at least size() bytes.
@@ -88,17 +93,23 @@ class SegmentLayout {
   WorkerState& worker(std::byte* base, std::uint32_t index) const noexcept;
   SlotHeader& slot(std::byte* base, std::uint32_t index) const noexcept;
   std::byte* plane(std::byte* base, std::uint32_t slot, std::uint32_t plane) const noexcept;
+  // Worker `index`'s trace ring; only when trace_ring_records() > 0.
+  TraceRing trace_ring(std::byte* base, std::uint32_t index) const noexcept;
 
   std::uint32_t slot_count() const noexcept { return slots_; }
   std::uint32_t worker_count() const noexcept { return workers_; }
   std::uint32_t plane_count() const noexcept { return planes_; }
   std::size_t plane_capacity() const noexcept { return plane_capacity_; }
+  std::uint32_t trace_ring_records() const noexcept { return trace_records_; }
 
  private:
   std::uint32_t slots_;
   std::uint32_t workers_;
   std::uint32_t planes_;
   std::size_t plane_capacity_;
+  std::uint32_t trace_records_ = 0;
+  std::size_t trace_offset_ = 0;
+  std::size_t trace_stride_ = 0;
   std::size_t workers_offset_;
   std::size_t slots_offset_;
   std::size_t planes_offset_;
