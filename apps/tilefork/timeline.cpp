@@ -92,12 +92,15 @@ Timeline read_timeline(const nlohmann::json& trace) {
     rows[{pid, tid}].boxes.push_back(std::move(box));
   }
   if (rows.empty()) throw UsageError("the trace holds no complete (\"X\") events to draw");
+  std::map<long long, int> threads_of;
+  for (const auto& entry : rows) ++threads_of[entry.first.first];
   for (auto& [key, row] : rows) {
     const auto process = process_names.find(key.first);
     row.label = process != process_names.end() ? process->second : fmt::format("pid {}", key.first);
+    // A process with several threads gets a row per thread, told apart by the thread's name.
     const auto thread = thread_names.find(key);
-    if (thread != thread_names.end() && !thread->second.empty() && thread->second != row.label) {
-      row.label += " / " + thread->second;
+    if (threads_of[key.first] > 1) {
+      row.label += thread != thread_names.end() ? " / " + thread->second : fmt::format(" / tid {}", key.second);
     }
     timeline.rows.push_back(std::move(row));
   }
