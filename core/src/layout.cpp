@@ -37,6 +37,7 @@ void SegmentLayout::initialise(std::byte* base) const {
   control_block->worker_count = workers_;
   control_block->plane_count = planes_;
   control_block->plane_capacity = plane_capacity_;
+  control_block->run.layout_bytes = size_;
   for (std::uint32_t i = 0; i < workers_; ++i) new (&worker(base, i)) WorkerState{};
   for (std::uint32_t i = 0; i < slots_; ++i) new (&slot(base, i)) SlotHeader{};
 }

@@ -67,6 +67,10 @@ struct RunOptions {
   // Called each time an item is settled, from one thread at a time (the coordinator's, for
   // fork); it should be quick. Empty: no calls.
   std::function<void(const Progress&)> progress;
+  // Fork executor: list the run in the per-user run registry (RunRegistry::default_folder())
+  // while it runs, so that `tilefork top` can find its segment. A registry that cannot be used
+  // costs a warning, not the run.
+  bool announce = false;
 };
 
 struct ItemResult {
