@@ -18,5 +18,6 @@ inline constexpr int kExitInterrupted = 130;
 void add_run_command(CLI::App& app, std::function<int()>& action);
 void add_kernels_command(CLI::App& app, std::function<int()>& action);
 void add_bench_command(CLI::App& app, std::function<int()>& action);
+void add_top_command(CLI::App& app, std::function<int()>& action);
 
 }  // namespace tilefork::app
