@@ -1,6 +1,8 @@
 // Running the tilefork command from tests.
 #include "common/cli.hpp"
 
+#include <cerrno>
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <sys/wait.h>
@@ -26,12 +28,13 @@ std::size_t count_lines_with(const std::string& text, const std::string& needle)
   return count;
 }
 
-Outcome run_tilefork(const std::vector<std::string>& args, const TempDir& scratch, const std::string& input,
+pid_t start_tilefork(const std::vector<std::string>& args, const TempDir& scratch, const std::string& input,
                      const std::vector<EnvChange>& env) {
   const std::string in = scratch / "stdin.txt";
   const std::string out = scratch / "stdout.txt";
   const std::string err = scratch / "stderr.txt";
   std::ofstream(in) << input;
+  std::fflush(nullptr);  // or the child's exit would print the test's buffered output again
   const pid_t pid = fork();
   if (pid == 0) {
     for (const auto& [name, value] : env) {
@@ -50,13 +53,23 @@ Outcome run_tilefork(const std::vector<std::string>& args, const TempDir& scratc
     execv(TILEFORK_BINARY, argv.data());
     _exit(127);
   }
+  return pid;
+}
+
+Outcome wait_tilefork(pid_t pid, const TempDir& scratch) {
   int status = 0;
-  waitpid(pid, &status, 0);
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
   Outcome outcome;
   outcome.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  outcome.out = slurp(out);
-  outcome.err = slurp(err);
+  outcome.out = slurp(scratch / "stdout.txt");
+  outcome.err = slurp(scratch / "stderr.txt");
   return outcome;
+}
+
+Outcome run_tilefork(const std::vector<std::string>& args, const TempDir& scratch, const std::string& input,
+                     const std::vector<EnvChange>& env) {
+  return wait_tilefork(start_tilefork(args, scratch, input, env), scratch);
 }
 
 }  // namespace tilefork::test

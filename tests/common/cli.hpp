@@ -24,6 +24,13 @@ using EnvChange = std::pair<std::string, std::optional<std::string>>;
 Outcome run_tilefork(const std::vector<std::string>& args, const TempDir& scratch, const std::string& input = {},
                      const std::vector<EnvChange>& env = {});
 
+// The same in two halves, for a command that runs while the test does something else:
+// start_tilefork returns the child's pid at once; wait_tilefork waits for it and reads what it
+// printed. One command at a time per `scratch`.
+pid_t start_tilefork(const std::vector<std::string>& args, const TempDir& scratch, const std::string& input = {},
+                     const std::vector<EnvChange>& env = {});
+Outcome wait_tilefork(pid_t pid, const TempDir& scratch);
+
 std::string slurp(const std::string& path);
 std::size_t count_lines_with(const std::string& text, const std::string& needle);
 
