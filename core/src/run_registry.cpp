@@ -95,9 +95,13 @@ bool entry_alive(const RunEntry& entry) noexcept {
 }
 
 fs::path RunRegistry::default_folder() {
+  // Only a runtime folder of this user's: `sudo` may pass on another user's XDG_RUNTIME_DIR,
+  // and a folder of root's made there would then stand in that user's way.
   if (const char* runtime = std::getenv("XDG_RUNTIME_DIR"); runtime != nullptr && runtime[0] == '/') {
-    std::error_code error;
-    if (fs::is_directory(runtime, error)) return fs::path(runtime) / "tilefork";
+    struct stat info {};
+    if (::stat(runtime, &info) == 0 && S_ISDIR(info.st_mode) && info.st_uid == geteuid()) {
+      return fs::path(runtime) / "tilefork";
+    }
   }
   return fs::path(fmt::format("/tmp/tilefork-{}", geteuid()));
 }

@@ -45,8 +45,8 @@ bool entry_alive(const RunEntry& entry) noexcept;
 
 class RunRegistry {
  public:
-  // $XDG_RUNTIME_DIR/tilefork when XDG_RUNTIME_DIR names an existing folder (it is private to the
-  // user by specification), else /tmp/tilefork-<uid>. Touches nothing.
+  // $XDG_RUNTIME_DIR/tilefork when XDG_RUNTIME_DIR names an existing folder of this user's (it
+  // is private to the user by specification), else /tmp/tilefork-<uid>. Creates nothing.
   static std::filesystem::path default_folder();
 
   // The registry in `folder`. With `create`, makes the folder (mode 0700) if it is missing. Throws
