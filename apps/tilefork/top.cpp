@@ -427,13 +427,11 @@ std::string stage_label(const Watched& watched, std::uint32_t stage) {
 std::string task_text(const Watched& watched, const WorkerView& worker) {
   if (!worker.on_task) return "idle";
   switch (worker.kind) {
-    case TaskKind::load:
-      return fmt::format("load frame {} (slot {}, {:.2f} s)", worker.frame, worker.slot, worker.task_seconds);
-    case TaskKind::store:
-      return fmt::format("store frame {} (slot {}, {:.2f} s)", worker.frame, worker.slot, worker.task_seconds);
+    case TaskKind::load: return fmt::format("load frame {}, {:.2f} s", worker.frame, worker.task_seconds);
+    case TaskKind::store: return fmt::format("store frame {}, {:.2f} s", worker.frame, worker.task_seconds);
     case TaskKind::tile:
-      return fmt::format("tile {} of frame {}, {} (slot {}, {:.2f} s)", worker.tile, worker.frame,
-                         stage_label(watched, worker.stage), worker.slot, worker.task_seconds);
+      return fmt::format("tile {} of frame {}, {}, {:.2f} s", worker.tile, worker.frame,
+                         stage_label(watched, worker.stage), worker.task_seconds);
     case TaskKind::none: break;
   }
   return "idle";
@@ -441,10 +439,10 @@ std::string task_text(const Watched& watched, const WorkerView& worker) {
 
 std::vector<std::string> text_lines(const Watched& watched, const Snapshot& snapshot) {
   std::vector<std::string> lines;
-  lines.push_back(fmt::format("tilefork run {}: {}, {} elapsed (started {}), {}, {:.1f} MiB", watched.pid,
-                              snapshot.state(), clock_text(snapshot.elapsed), time_of_day(watched.started_unix),
-                              watched.segment.describe(),
-                              static_cast<double>(watched.segment.size()) / (1 << 20)));
+  lines.push_back(fmt::format("tilefork run {}: {}, {} elapsed (started {})", watched.pid, snapshot.state(),
+                              clock_text(snapshot.elapsed), time_of_day(watched.started_unix)));
+  lines.push_back(fmt::format("segment   {}, {:.1f} MiB, {} slots", watched.segment.describe(),
+                              static_cast<double>(watched.segment.size()) / (1 << 20), watched.layout->slot_count()));
   if (watched.entry) lines.push_back(fmt::format("pipeline  {}", watched.entry->pipeline));
   const double percent = snapshot.total == 0 ? 100 : 100.0 * static_cast<double>(snapshot.finished) /
                                                          static_cast<double>(snapshot.total);
