@@ -1,5 +1,6 @@
-// `tilefork bench --transport [...]`: measurements of what the design costs, one mode per question.
+// `tilefork bench --transport|--sweep [...]`: measurements of what the design costs, one mode per question.
 #include "commands.hpp"
+#include "sweep_command.hpp"
 #include "transport.hpp"
 
 #include "tilefork/errors.hpp"
@@ -25,17 +26,24 @@ namespace {
 // The modes of `tilefork bench`, for the usage error and the help text.
 constexpr std::string_view kModes =
     "  --transport  the cost of moving one frame to a worker process: shared segment (copied in, or in "
-    "place), pipe, socketpair, message queue";
+    "place), pipe, socketpair, message queue\n"
+    "  --sweep      one pipeline over workers x tile sizes x backends x executors on frames in memory: table, CSV, "
+    "JSON, PNG plots, and the configuration to use";
 
 struct BenchArguments {
   bool transport = false;
+  bool sweep = false;
   std::vector<std::string> sizes;
   std::vector<std::string> transports;
   int min_repetitions = 5;
-  double min_seconds = 0.2;
-  bool json = false;
+  std::optional<double> min_seconds;  // each mode has its own default
+  std::optional<std::string> json;    // "": on standard output, instead of the table
   std::string csv;
+  SweepArguments sweep_arguments;
 };
+
+constexpr double kTransportMinSeconds = 0.2;
+constexpr double kSweepMinSeconds = 0.5;
 
 // Signal handlers may only set a flag, and a handler cannot take parameters: hence a global.
 volatile std::sig_atomic_t g_interrupted = 0;
@@ -188,35 +196,62 @@ int run_transport_bench(const BenchArguments& arguments) {
                                    folder.string()));
     }
   }
+  if (arguments.json && !arguments.json->empty()) {
+    const std::filesystem::path folder = std::filesystem::absolute(*arguments.json).parent_path();
+    if (access(folder.c_str(), W_OK) != 0) {
+      throw UsageError(fmt::format("--json '{}': the folder '{}' does not exist or is not writable", *arguments.json,
+                                   folder.string()));
+    }
+  }
+  // JSON on standard output replaces the table; JSON into a file comes with it.
+  const bool table = !arguments.json || !arguments.json->empty();
   options.min_repetitions = arguments.min_repetitions;
-  options.min_time = std::chrono::duration<double>(arguments.min_seconds);
+  options.min_time = std::chrono::duration<double>(arguments.min_seconds.value_or(kTransportMinSeconds));
 
   const InterruptFlag interrupt;
   options.interrupted = [&interrupt] { return interrupt.raised(); };
   InPlaceReference reference;
-  if (!arguments.json) print_header(options);
+  if (table) print_header(options);
   std::vector<bench::TransferResult> results;
   std::size_t last_size = 0;
   try {
     results = bench::measure_transports(options, [&](const bench::TransferResult& result) {
       reference.note(result);
-      if (arguments.json) return;
+      if (!table) return;
       if (last_size != 0 && result.frame_bytes != last_size) fmt::print("\n");
       last_size = result.frame_bytes;
       print_row(result, reference.ratio(result));
     });
   } catch (const bench::Interrupted&) {
     fmt::print(stderr, "tilefork: interrupted: the worker was stopped, nothing is left behind{}\n",
-               arguments.csv.empty() ? "" : "; no CSV file was written");
+               arguments.csv.empty() && !arguments.json ? "" : "; no file was written");
     return kExitInterrupted;
   }
-  if (arguments.json) {
-    fmt::print("{}\n", to_json(options, results).dump(2));
-  } else {
-    print_setups(results);
+  if (table) print_setups(results);
+  if (arguments.json && arguments.json->empty()) fmt::print("{}\n", to_json(options, results).dump(2));
+  if (arguments.json && !arguments.json->empty()) {
+    std::ofstream file(*arguments.json, std::ios::trunc);
+    if (file) {
+      file << to_json(options, results).dump(2) << "\n";
+      file.close();
+    }
+    if (!file) {
+      const int err = errno;
+      throw_system_error(err, fmt::format("could not write the JSON file '{}'", *arguments.json), "std::ofstream",
+                         "check that its folder exists and is writable");
+    }
   }
   if (!arguments.csv.empty()) write_csv(arguments.csv, results);
   return kExitOk;
+}
+
+// Options that belong to one mode only: given with the other, they would be ignored silently.
+void refuse_foreign_options(const CLI::App& command, const std::vector<std::string>& names, std::string_view mode) {
+  for (const auto& name : names) {
+    if (command.get_option(name)->count() > 0) {
+      throw UsageError(fmt::format("{} is not an option of `tilefork bench {}`", name, mode));
+    }
+  }
 }
 
 }  // namespace
@@ -225,28 +260,73 @@ void add_bench_command(CLI::App& app, std::function<int()>& action) {
   auto* command = app.add_subcommand(
       "bench", fmt::format("measure what tilefork's design costs; choose one mode:\n{}", kModes));
   auto arguments = std::make_shared<BenchArguments>();
+  SweepArguments& sweep = arguments->sweep_arguments;
   command->add_flag("--transport", arguments->transport,
                     "mode: move frames between this process and one worker through each transport, and time it");
-  command->add_option("--sizes", arguments->sizes, "frame sizes, e.g. 64K,1M,16MiB (default 64K,256K,1M,4M,16M,64M)")
+  command->add_flag("--sweep", arguments->sweep,
+                    "mode: run one pipeline over workers x tiles x backends x executors, and recommend a configuration");
+  // --transport
+  command->add_option("--sizes", arguments->sizes,
+                      "--transport: frame sizes, e.g. 64K,1M,16MiB (default 64K,256K,1M,4M,16M,64M)")
       ->delimiter(',');
   command
       ->add_option("--transports", arguments->transports,
-                   "which transports (default all): in-place, sysv, posix, pipe, socketpair, mqueue")
+                   "--transport: which transports (default all): in-place, sysv, posix, pipe, socketpair, mqueue")
       ->delimiter(',');
-  command->add_option("--min-repeat", arguments->min_repetitions, "at least this many timed transfers per row")
+  command->add_option("--min-repeat", arguments->min_repetitions, "--transport: at least this many timed transfers per row")
       ->check(CLI::Range(1, 1'000'000))
       ->capture_default_str();
-  command->add_option("--min-time", arguments->min_seconds, "and at least this many seconds of them per row")
-      ->check(CLI::Range(0.0, 3600.0))
+  // --sweep
+  command->add_option("-p,--pipeline", sweep.pipeline, "--sweep: the pipeline to measure")->capture_default_str();
+  command->add_option("--frames", sweep.frames,
+                      "--sweep: image files and folders, decoded once and held in memory (default: the bundled "
+                      "samples/frames, or synthetic frames when they are not found)");
+  command->add_option("--workers", sweep.workers,
+                      "--sweep: worker counts, e.g. 1,2,4 (default 1, the powers of two below the cores, the cores)")
+      ->delimiter(',');
+  command->add_option("--tiles", sweep.tiles, "--sweep: tile sizes (default 0x64,0x128,256x256,whole)")
+      ->delimiter(',');
+  command->add_option("--backends", sweep.backends, "--sweep: the fork executor's backends (default sysv): sysv, posix, anon")
+      ->delimiter(',');
+  command
+      ->add_option("--executors", sweep.executors,
+                   "--sweep: executors (default fork,threads,serial); serial is always measured, as the reference")
+      ->delimiter(',');
+  command->add_option("--repeat", sweep.repetitions, "--sweep: at least this many timed runs per configuration")
+      ->check(CLI::Range(1, 10'000))
       ->capture_default_str();
-  command->add_flag("--json", arguments->json, "print the results as JSON instead of a table");
+  command->add_option("--plot-dir", sweep.plot_dir,
+                      "--sweep: write the plots here (created if missing): sweep-speedup.png, sweep-tiles.png");
+  // Both modes
+  command->add_option("--min-time", arguments->min_seconds,
+                      fmt::format("and at least this many seconds of them per row (default {:g} for --transport, "
+                                  "{:g} for --sweep)",
+                                  kTransportMinSeconds, kSweepMinSeconds))
+      ->check(CLI::Range(0.0, 3600.0));
+  command->add_option("--json", arguments->json,
+                      "print the results as JSON instead of the table; --json FILE writes them to FILE as well as the "
+                      "table")
+      ->expected(0, 1);
   command->add_option("--csv", arguments->csv, "also write the results to this CSV file");
-  command->callback([&action, arguments] {
-    action = [arguments] {
-      if (!arguments->transport) {
-        throw UsageError(fmt::format("`tilefork bench` needs a mode:\n{}\n`tilefork bench --help` shows the options",
-                                     kModes));
+  command->callback([&action, arguments, command] {
+    action = [arguments, command] {
+      if (arguments->transport == arguments->sweep) {
+        throw UsageError(fmt::format("`tilefork bench` needs {} mode:\n{}\n`tilefork bench --help` shows the options",
+                                     arguments->transport ? "one" : "a", kModes));
       }
+      if (arguments->sweep) {
+        refuse_foreign_options(*command, {"--sizes", "--transports", "--min-repeat"}, "--sweep");
+        SweepArguments asked = arguments->sweep_arguments;
+        asked.min_seconds = arguments->min_seconds.value_or(kSweepMinSeconds);
+        asked.json = arguments->json;
+        asked.csv = arguments->csv;
+        const InterruptFlag interrupt;
+        return run_sweep_bench(asked, [&interrupt] { return interrupt.raised(); });
+      }
+      refuse_foreign_options(*command,
+                             {"--pipeline", "--frames", "--workers", "--tiles", "--backends", "--executors", "--repeat",
+                              "--plot-dir"},
+                             "--transport");
       return run_transport_bench(*arguments);
     };
   });

@@ -17,6 +17,7 @@ inline constexpr int kExitInterrupted = 130;
 // Each adds its subcommand to `app` and sets `action` to the code to run when it is chosen.
 void add_run_command(CLI::App& app, std::function<int()>& action);
 void add_kernels_command(CLI::App& app, std::function<int()>& action);
+void add_timeline_command(CLI::App& app, std::function<int()>& action);
 void add_bench_command(CLI::App& app, std::function<int()>& action);
 void add_top_command(CLI::App& app, std::function<int()>& action);
 

@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   std::function<int()> action;
   app::add_run_command(app, action);
   app::add_kernels_command(app, action);
+  app::add_timeline_command(app, action);
   app::add_bench_command(app, action);
   app::add_top_command(app, action);
   try {

@@ -279,6 +279,7 @@ nlohmann::json summary_json(const Pipeline& pipeline, const std::vector<Input>& 
                             {"megapixels", static_cast<double>(report.pixels) / 1e6},
                             {"workers", report.workers},
                             {"workers_replaced", report.workers_replaced},
+                            {"idle_kicks", report.idle_kicks},
                             {"segment_bytes", report.segment_bytes},
                             {"interrupted", report.interrupted}};
   if (shard) summary["shard"] = {{"index", shard->index}, {"count", shard->count}, {"source", shard->source}};
@@ -366,9 +367,10 @@ int run(const RunArguments& arguments) {
     const double megapixels = static_cast<double>(report.pixels) / 1e6;
     const std::size_t todo = inputs.size() - skipped;
     fmt::print(stderr,
-               "tilefork: {} of {} input{} written to {}{}{} ({:.1f} MP) in {:.2f} s: {:.1f} MP/s; "
+               "tilefork: {} of {} input{} written to {}{}{}{} ({:.1f} MP) in {:.2f} s: {:.1f} MP/s; "
                "pipeline \"{}\"; executor {}, {} worker{}, tiles {}{}\n",
                done, todo, todo == 1 ? "" : "s", arguments.output_dir,
+               failed == 0 ? std::string() : fmt::format(", {} failed (listed above)", failed),
                frames.items.size() != todo ? fmt::format(" ({} frames)", frames.items.size()) : std::string(),
                skipped == 0 ? "" : fmt::format(", {} skipped as done", skipped), megapixels, report.seconds,
                report.seconds > 0 ? megapixels / report.seconds : 0.0, pipeline.describe(),

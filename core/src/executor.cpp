@@ -61,9 +61,9 @@ RunReport run_batch(const Pipeline& pipeline, std::span<const WorkItem> items,
   throw std::logic_error("unknown executor");
 }
 
-LoadedFrame load_frame(const Pipeline& pipeline, const WorkItem& item) {
+LoadedFrame load_frame(const Pipeline& pipeline, const WorkItem& item, const cv::Mat& destination) {
   LoadedFrame frame;
-  frame.image = item.image.empty() ? load_image(item.input) : item.image;
+  frame.image = item.image.empty() ? load_image(item.input, destination) : item.image;
   frame.plan = pipeline.plan({frame.image.depth(), frame.image.channels()}, frame.image.size());
   return frame;
 }

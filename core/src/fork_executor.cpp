@@ -116,7 +116,7 @@ void place_frame(const ForkJob& job, SlotHeader& header, std::uint32_t slot, con
     header.stage_tasks[s] = frame.plan.task_count(job.pipeline, s, job.tile);
   }
   cv::Mat destination(frame.plan.sizes[0], frame.plan.types[0].cv_type(), job.layout.plane(job.segment.data(), slot, 0));
-  image.copyTo(destination);
+  if (image.data != destination.data) image.copyTo(destination);  // not decoded in place
 }
 
 // The worker side: claim tasks, run them where the pixels lie, report through the segment.
@@ -211,7 +211,13 @@ class Worker {
     SlotHeader& header = scheduler_.header(task.slot);
     const WorkItem& item = job_.items[header.item.load(std::memory_order_relaxed)];
     if (item.video) return;  // the coordinator decoded it into the slot (see start_video_frame)
-    place_frame(job_, header, task.slot, load_frame(job_.pipeline, item), item);
+    // Decoded straight into the slot when the file holds what its header announced (it nearly
+    // always does), which saves a copy of every frame.
+    cv::Mat in_place;
+    if (item.info.max_bytes() <= job_.layout.plane_capacity()) {
+      in_place = cv::Mat(item.info.size, item.info.type.cv_type(), job_.layout.plane(job_.segment.data(), task.slot, 0));
+    }
+    place_frame(job_, header, task.slot, load_frame(job_.pipeline, item, in_place), item);
   }
 
   void tile(const Task& task) {
@@ -288,12 +294,17 @@ class Coordinator {
         pool.respawn(death.index);
         ++report_.workers_replaced;
       }
+      // A video frame collected may let a later one, waiting in a slot already passed, go too:
+      // look again at once rather than at the next event.
+      bool look_again = false;
       for (std::uint32_t slot = 0; slot < job_.layout.slot_count(); ++slot) {
         SlotHeader& header = scheduler_.header(slot);
         const auto state = static_cast<SlotState>(header.state.load(std::memory_order_acquire));
         if ((state == SlotState::done || state == SlotState::failed) && collect(slot, state)) {
           ++finished;
-          report_progress(finished, scheduler_.header(slot).item.load());
+          const std::uint32_t item = header.item.load();
+          look_again = look_again || job_.items[item].video != nullptr;
+          report_progress(finished, item);
         }
         if (static_cast<SlotState>(header.state.load(std::memory_order_relaxed)) != SlotState::free) continue;
         while (next < job_.items.size()) {
@@ -309,7 +320,9 @@ class Coordinator {
         check_timeouts(pool);
         last_stall_check = Clock::now();
       }
-      if (finished < job_.items.size()) futex_wait(control.event_seq, seen, std::chrono::milliseconds(50));
+      if (finished < job_.items.size() && !look_again) {
+        futex_wait(control.event_seq, seen, std::chrono::milliseconds(50));
+      }
     }
     control.stop.store(1);
     scheduler_.wake_workers();

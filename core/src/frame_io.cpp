@@ -301,28 +301,58 @@ std::size_t ImageInfo::max_bytes() const {
          static_cast<std::size_t>(CV_ELEM_SIZE1(type.depth));
 }
 
-cv::Mat load_image(const std::string& path) {
-  cv::Mat image;
-  try {
-    image = cv::imread(path, cv::IMREAD_UNCHANGED);
-  } catch (const cv::Exception& e) {
-    throw ImageError(fmt::format("cannot decode '{}': {}", path, e.err));
-  }
-  // OpenCV 4.6 applies EXIF orientation only when asked to convert the frame too, so it is
-  // applied here, from the same parser that gave probe_image its upright size.
-  if (!image.empty()) return turn_upright(image, stored_orientation(path));
+namespace {
 
-  // imread does not say why it failed: tell a missing or unreadable file from a corrupt one.
+// The whole file, or an ImageError saying why not (missing, unreadable, a folder).
+std::vector<std::uint8_t> read_file(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     const int err = errno;
     throw ImageError(fmt::format("cannot read '{}': {}", path, errno_text(err)));
   }
   struct stat st {};
-  const bool is_directory = ::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
+  if (::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+    ::close(fd);
+    throw ImageError(fmt::format("'{}' is a directory, not an image file", path));
+  }
+  std::vector<std::uint8_t> bytes(static_cast<std::size_t>(std::max<off_t>(st.st_size, 0)));
+  std::size_t have = 0;
+  while (true) {
+    if (have == bytes.size()) bytes.resize(std::max<std::size_t>(4096, bytes.size() * 2));  // grew since fstat
+    const ssize_t got = ::read(fd, bytes.data() + have, bytes.size() - have);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) {
+      const int err = errno;
+      ::close(fd);
+      throw ImageError(fmt::format("cannot read '{}': {}", path, errno_text(err)));
+    }
+    if (got == 0) break;
+    have += static_cast<std::size_t>(got);
+  }
   ::close(fd);
-  if (is_directory) throw ImageError(fmt::format("'{}' is a directory, not an image file", path));
-  throw ImageError(fmt::format("cannot decode '{}': corrupt or unsupported image", path));
+  bytes.resize(have);
+  return bytes;
+}
+
+}  // namespace
+
+cv::Mat load_image(const std::string& path) { return load_image(path, cv::Mat()); }
+
+cv::Mat load_image(const std::string& path, const cv::Mat& destination) {
+  const std::vector<std::uint8_t> bytes = read_file(path);
+  // OpenCV 4.6 applies EXIF orientation only when asked to convert the frame too, so it is
+  // applied here, from the same parser that gave probe_image its upright size. A frame to be
+  // turned is decoded apart: turning cannot happen in place.
+  const int orientation = stored_orientation(path);
+  cv::Mat image = orientation == 1 ? destination : cv::Mat();
+  try {
+    // imdecode writes into `image`'s memory when the frame has its size and type.
+    cv::imdecode(bytes, cv::IMREAD_UNCHANGED, &image);
+  } catch (const cv::Exception& e) {
+    throw ImageError(fmt::format("cannot decode '{}': {}", path, e.err));
+  }
+  if (image.empty()) throw ImageError(fmt::format("cannot decode '{}': corrupt or unsupported image", path));
+  return turn_upright(image, orientation);
 }
 
 void store_image(const cv::Mat& image, const std::string& path, int quality) {

@@ -15,7 +15,8 @@ struct LoadedFrame {
 
 // Decodes the item and plans the pipeline for the decoded type. Throws ImageError (unreadable or
 // corrupt input) or UsageError (a stage cannot take the frame's type).
-LoadedFrame load_frame(const Pipeline& pipeline, const WorkItem& item);
+// With `destination`, the frame is decoded into its memory when it has its size and type.
+LoadedFrame load_frame(const Pipeline& pipeline, const WorkItem& item, const cv::Mat& destination = cv::Mat());
 
 // The frame of a video item, decoded in order, and its plan. Returns an empty image when the
 // frame is settled without running, with `result` saying why: its video failed at an earlier

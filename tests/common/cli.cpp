@@ -2,8 +2,11 @@
 #include "common/cli.hpp"
 
 #include <cerrno>
+#include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <fstream>
+#include <thread>
 #include <sstream>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -28,6 +31,48 @@ std::size_t count_lines_with(const std::string& text, const std::string& needle)
   return count;
 }
 
+namespace {
+
+void apply(const std::vector<EnvChange>& env) {
+  for (const auto& [name, value] : env) {
+    if (value) {
+      setenv(name.c_str(), value->c_str(), 1);
+    } else {
+      unsetenv(name.c_str());
+    }
+  }
+}
+
+[[noreturn]] void exec_tilefork(const std::vector<std::string>& args) {
+  std::vector<char*> argv{const_cast<char*>(TILEFORK_BINARY)};
+  for (const auto& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
+  argv.push_back(nullptr);
+  execv(TILEFORK_BINARY, argv.data());
+  _exit(127);
+}
+
+}  // namespace
+
+pid_t start_tilefork_group(const std::vector<std::string>& args, const std::vector<EnvChange>& env) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    setpgid(0, 0);
+    apply(env);
+    std::freopen("/dev/null", "w", stderr);
+    exec_tilefork(args);
+  }
+  return pid;
+}
+
+int kill_group(pid_t group) {
+  ::kill(-group, SIGKILL);
+  int status = 0;
+  waitpid(group, &status, 0);
+  // The workers die of the same signal but are reaped by whoever adopts them: wait for that.
+  for (int i = 0; i < 500 && ::kill(-group, 0) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  return status;
+}
+
 pid_t start_tilefork(const std::vector<std::string>& args, const TempDir& scratch, const std::string& input,
                      const std::vector<EnvChange>& env) {
   const std::string in = scratch / "stdin.txt";
@@ -37,21 +82,11 @@ pid_t start_tilefork(const std::vector<std::string>& args, const TempDir& scratc
   std::fflush(nullptr);  // or the child's exit would print the test's buffered output again
   const pid_t pid = fork();
   if (pid == 0) {
-    for (const auto& [name, value] : env) {
-      if (value) {
-        setenv(name.c_str(), value->c_str(), 1);
-      } else {
-        unsetenv(name.c_str());
-      }
-    }
+    apply(env);
     std::freopen(in.c_str(), "r", stdin);
     std::freopen(out.c_str(), "w", stdout);
     std::freopen(err.c_str(), "w", stderr);
-    std::vector<char*> argv{const_cast<char*>(TILEFORK_BINARY)};
-    for (const auto& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
-    argv.push_back(nullptr);
-    execv(TILEFORK_BINARY, argv.data());
-    _exit(127);
+    exec_tilefork(args);
   }
   return pid;
 }

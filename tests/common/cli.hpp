@@ -4,6 +4,7 @@
 #include "common/batch.hpp"
 
 #include <optional>
+#include <sys/types.h>
 #include <string>
 #include <utility>
 #include <vector>
@@ -24,7 +25,14 @@ using EnvChange = std::pair<std::string, std::optional<std::string>>;
 Outcome run_tilefork(const std::vector<std::string>& args, const TempDir& scratch, const std::string& input = {},
                      const std::vector<EnvChange>& env = {});
 
-// The same in two halves, for a command that runs while the test does something else:
+// Starts the tilefork binary with `args` in a process group of its own (its workers join it),
+// stderr to /dev/null and `env` applied, without waiting. Returns its pid, the group's id.
+pid_t start_tilefork_group(const std::vector<std::string>& args, const std::vector<EnvChange>& env = {});
+// SIGKILLs the group, reaps its leader and waits (up to 5 s) until no process of it is left.
+// Returns the leader's wait status.
+int kill_group(pid_t group);
+
+// run_tilefork in two halves, for a command that runs while the test does something else:
 // start_tilefork returns the child's pid at once; wait_tilefork waits for it and reads what it
 // printed. One command at a time per `scratch`.
 pid_t start_tilefork(const std::vector<std::string>& args, const TempDir& scratch, const std::string& input = {},

@@ -30,6 +30,17 @@ test::Outcome tilefork(const std::vector<std::string>& args, const test::TempDir
 
 class Cli : public ::testing::Test {
  protected:
+  // a.png, b.png and c.png (gray and colour, awkward sizes) in the folder in/.
+  std::vector<WorkItem> write_good_inputs() {
+    auto items = test::write_batch(dir_, {{"a", test::photo_like_frame({120, 80}, CV_8UC3, 1)},
+                                          {"b", test::random_frame({64, 64}, CV_8UC1, 2)},
+                                          {"c", test::photo_like_frame({50, 50}, CV_8UC3, 3)}},
+                                   "unused");
+    fs::create_directories(dir_ / "in");
+    for (const auto& item : items) fs::copy(item.input, dir_ / ("in/" + fs::path(item.input).filename().string()));
+    return items;
+  }
+
   void SetUp() override { before_ = test::ShmCensus::take(); }
   void TearDown() override {
     EXPECT_EQ(test::ShmCensus::take().leaked_since(before_), std::vector<std::string>{});
@@ -125,12 +136,7 @@ TEST_F(Cli, BadOptionValuesAreNamed) {
 }
 
 TEST_F(Cli, CorruptImagesInAFolderCostOneLineEachAndTheRestIsWritten) {
-  const auto items = test::write_batch(dir_, {{"a", test::photo_like_frame({120, 80}, CV_8UC3, 1)},
-                                              {"b", test::random_frame({64, 64}, CV_8UC1, 2)},
-                                              {"c", test::photo_like_frame({50, 50}, CV_8UC3, 3)}},
-                                       "unused");
-  fs::create_directories(dir_ / "in");
-  for (const auto& item : items) fs::copy(item.input, dir_ / ("in/" + fs::path(item.input).filename().string()));
+  const auto items = write_good_inputs();
   std::ofstream(dir_ / "in/not-an-image.png") << "this is text, not a PNG";
   {  // a real PNG header followed by garbage
     const std::string good = slurp(items[0].input);
@@ -148,6 +154,33 @@ TEST_F(Cli, CorruptImagesInAFolderCostOneLineEachAndTheRestIsWritten) {
   }
   EXPECT_FALSE(fs::exists(dir_ / "out/not-an-image.png"));
   EXPECT_FALSE(fs::exists(dir_ / "out/truncated.png"));
+}
+
+TEST_F(Cli, ACorruptInputAndAnUnwritableOutputAmongGoodOnes) {
+  const auto items = write_good_inputs();
+  std::ofstream(dir_ / "in/corrupt.png") << "this is text, not a PNG";
+  // b's output cannot be written: a folder (with a file in it) stands at its name.
+  fs::create_directories(dir_ / "out/b.png");
+  std::ofstream(dir_ / "out/b.png/keep") << "mine";
+  const auto result = tilefork({"run", "-p", "box ksize=3", "--overwrite", "--json", "-o", dir_ / "out", dir_ / "in"}, dir_);
+  EXPECT_EQ(result.code, 3) << result.err;
+  EXPECT_EQ(count_lines_with(result.err, "tilefork: error:"), 2u) << result.err;
+  EXPECT_EQ(count_lines_with(result.err, "corrupt.png"), 1u) << result.err;
+  EXPECT_EQ(count_lines_with(result.err, "b.png"), 1u) << result.err;
+  EXPECT_NE(result.err.find("2 failed"), std::string::npos) << "the summary counts the failures: " << result.err;
+  const auto summary = nlohmann::json::parse(result.out);
+  EXPECT_EQ(summary["totals"]["ok"], 2);
+  EXPECT_EQ(summary["totals"]["failed"], 2);
+  for (const char* name : {"a.png", "c.png"}) {
+    const cv::Mat input = cv::imread(dir_ / (std::string("in/") + name), cv::IMREAD_UNCHANGED);
+    const cv::Mat output = cv::imread(dir_ / (std::string("out/") + name), cv::IMREAD_UNCHANGED);
+    EXPECT_EQ(test::difference(test::oracle("box ksize=3", input), output), "") << name;
+  }
+  EXPECT_EQ(slurp(dir_ / "out/b.png/keep"), "mine") << "the folder in the way is left as it was";
+  EXPECT_FALSE(fs::exists(dir_ / "out/corrupt.png"));
+  for (const auto& entry : fs::directory_iterator(dir_ / "out")) {
+    EXPECT_NE(entry.path().filename().string().front(), '.') << "temporary left: " << entry.path();
+  }
 }
 
 TEST_F(Cli, KernelsAreListedFromTheirTables) {

@@ -133,23 +133,10 @@ TEST_F(Videos, FramesAVideoCannotHoldFailItWithoutAFile) {
 
 TEST_F(Videos, AKilledRunLeavesNoPartialVideo) {
   const std::string input = make_video("long.mkv", 40, {320, 240});
-  const pid_t pid = fork();
-  if (pid == 0) {
-    setpgid(0, 0);
-    setenv("TILEFORK_STALL", "20000", 1);
-    std::freopen("/dev/null", "w", stderr);
-    const std::string out = dir_ / "out";
-    execl(TILEFORK_BINARY, TILEFORK_BINARY, "run", "-p", "gaussian sigma=2", "-o", out.c_str(), input.c_str(),
-          static_cast<char*>(nullptr));
-    _exit(127);
-  }
+  const pid_t pid = test::start_tilefork_group({"run", "-p", "gaussian sigma=2", "-o", dir_ / "out", input},
+                                              {{"TILEFORK_STALL", "20000"}});
   std::this_thread::sleep_for(std::chrono::milliseconds(800));
-  ::kill(-pid, SIGKILL);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  ASSERT_TRUE(WIFSIGNALED(status)) << "the run finished before it could be killed; make it slower";
-  // The workers die of the same SIGKILL; give them a moment to be gone before the census.
-  for (int i = 0; i < 500 && ::kill(-pid, 0) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_TRUE(WIFSIGNALED(test::kill_group(pid))) << "the run finished before it could be killed; make it slower";
   EXPECT_TRUE(!fs::exists(dir_ / "out") || fs::is_empty(dir_ / "out"));
 }
 

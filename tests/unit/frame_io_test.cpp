@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -362,6 +363,35 @@ TEST(StoreImage, KilledWriterNeverLeavesAPartialBmp) {
 TEST(StoreImage, KilledWriterNeverLeavesAPartialPng) {
   kill_writers_at_random(
       ".png", {random_image(700, 901, CV_8UC3, 22), random_image(700, 901, CV_16UC1, 23)}, 8, 150);
+}
+
+}  // namespace
+}  // namespace tilefork
+
+namespace tilefork {
+namespace {
+
+// Workers decode into their frame slot: the frame lands in the given memory when it has the
+// destination's size and type, and elsewhere (the destination untouched) when it has not.
+TEST(LoadImage, DecodesIntoTheDestinationWhenSizeAndTypeMatch) {
+  ScratchDir dir;
+  for (const int type : {CV_8UC1, CV_8UC3, CV_16UC3, CV_8UC4}) {
+    const cv::Mat original = random_image(37, 23, type, 5);
+    const std::string path = dir.file("frame.png");
+    ASSERT_TRUE(cv::imwrite(path, original));
+    std::vector<std::uint8_t> memory(original.total() * original.elemSize(), 0xAB);
+    const cv::Mat destination(original.size(), type, memory.data());
+    const cv::Mat decoded = load_image(path, destination);
+    EXPECT_EQ(decoded.data, memory.data()) << "type " << type;
+    EXPECT_EQ(cv::norm(decoded, original, cv::NORM_INF), 0) << "type " << type;
+
+    std::vector<std::uint8_t> other(memory.size() * 2, 0xAB);
+    const cv::Mat wrong_size(original.rows + 1, original.cols, type, other.data());
+    const cv::Mat elsewhere = load_image(path, wrong_size);
+    EXPECT_NE(elsewhere.data, other.data());
+    EXPECT_EQ(cv::norm(elsewhere, original, cv::NORM_INF), 0);
+    EXPECT_TRUE(std::all_of(other.begin(), other.end(), [](std::uint8_t b) { return b == 0xAB; }));
+  }
 }
 
 }  // namespace

@@ -36,6 +36,9 @@ ImageInfo probe_image(const std::string& path);
 // come as OpenCV's decoder gives them (its TIFF decoder honours the TIFF Orientation field;
 // EXIF in PNG or WebP is ignored). Throws ImageError naming the path.
 cv::Mat load_image(const std::string& path);
+// The same, decoded into `destination`'s memory when the frame has its size and type (the result
+// then shares it: a worker decodes straight into its frame slot); otherwise into new memory.
+cv::Mat load_image(const std::string& path, const cv::Mat& destination);
 
 // Encodes `image` in the format named by `path`'s extension and writes it so that `path` either
 // does not change or holds the whole new file: the bytes go to an unnamed file (O_TMPFILE) in the

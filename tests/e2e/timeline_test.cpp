@@ -1,0 +1,70 @@
+// `tilefork timeline`: a Chrome trace drawn as a PNG, boxes where the events are in time.
+#include "common/batch.hpp"
+#include "common/cli.hpp"
+
+#include <gtest/gtest.h>
+#include <opencv2/imgcodecs.hpp>
+
+#include <fstream>
+
+namespace tilefork {
+namespace {
+
+// Three rows (coordinator, worker 0, worker 1) over 10 ms. Drawn 900 wide, the time axis runs
+// from x = 190 (the label column) to x = 888 (a 12-pixel margin): 69.8 pixels per ms. Rows are
+// 26 pixels high from y = 46 (margin 12 + legend 34).
+constexpr char kTrace[] = R"trace({"traceEvents":[
+ {"ph":"M","name":"process_name","pid":1,"args":{"name":"coordinator"}},
+ {"ph":"M","name":"process_name","pid":2,"args":{"name":"worker 0 (pid 11)"}},
+ {"ph":"M","name":"process_name","pid":3,"args":{"name":"worker 1 (pid 12)"}},
+ {"ph":"X","name":"load","cat":"load","pid":2,"tid":0,"ts":0,"dur":4000},
+ {"ph":"X","name":"tile 3","cat":"tile","pid":3,"tid":0,"ts":1000,"dur":5000},
+ {"ph":"X","name":"store","cat":"store","pid":2,"tid":0,"ts":6000,"dur":4000},
+ {"ph":"X","name":"decode","pid":1,"tid":0,"ts":0,"dur":500}]})trace";
+
+bool white(const cv::Vec3b& pixel) { return pixel == cv::Vec3b(255, 255, 255); }
+
+TEST(Timeline, BoxesAreWhereTheEventsAreInTime) {
+  test::TempDir dir;
+  std::ofstream(dir / "trace.json") << kTrace;
+  const auto result = test::run_tilefork({"timeline", dir / "trace.json", "-o", dir / "t.png", "--width", "900"}, dir);
+  ASSERT_EQ(result.code, 0) << result.err;
+  const cv::Mat image = cv::imread(dir / "t.png", cv::IMREAD_COLOR);
+  ASSERT_EQ(image.cols, 900);
+  const int worker0 = 46 + 26 + 13;
+  const int worker1 = 46 + 2 * 26 + 13;
+  const auto x_at = [](double ms) { return 190 + static_cast<int>(ms * 69.8 + 0.5); };
+  // Worker 1's tile spans 1..6 ms: one colour inside, white just outside.
+  const cv::Vec3b tile = image.at<cv::Vec3b>(worker1, x_at(3.5));
+  EXPECT_FALSE(white(tile));
+  EXPECT_EQ(image.at<cv::Vec3b>(worker1, x_at(1.05)), tile);
+  EXPECT_EQ(image.at<cv::Vec3b>(worker1, x_at(5.95)), tile);
+  EXPECT_TRUE(white(image.at<cv::Vec3b>(worker1, x_at(0.9))));
+  EXPECT_TRUE(white(image.at<cv::Vec3b>(worker1, x_at(6.3))));
+  // Worker 0: load (0..4 ms), a gap, store (6..10 ms), each in its category's colour.
+  const cv::Vec3b load = image.at<cv::Vec3b>(worker0, x_at(2.5));
+  const cv::Vec3b store = image.at<cv::Vec3b>(worker0, x_at(8.5));
+  EXPECT_FALSE(white(load));
+  EXPECT_FALSE(white(store));
+  EXPECT_NE(load, tile);
+  EXPECT_NE(store, load);
+  EXPECT_TRUE(white(image.at<cv::Vec3b>(worker0, x_at(5.0))));
+}
+
+TEST(Timeline, WhatIsNotATraceIsNamed) {
+  test::TempDir dir;
+  std::ofstream(dir / "text.json") << "not json";
+  std::ofstream(dir / "empty.json") << R"({"traceEvents":[{"ph":"M","name":"process_name","pid":1}]})";
+  const auto text = test::run_tilefork({"timeline", dir / "text.json", "-o", dir / "t.png"}, dir);
+  EXPECT_EQ(text.code, 2);
+  EXPECT_NE(text.err.find("text.json' is not JSON"), std::string::npos) << text.err;
+  const auto empty = test::run_tilefork({"timeline", dir / "empty.json", "-o", dir / "t.png"}, dir);
+  EXPECT_EQ(empty.code, 2);
+  EXPECT_NE(empty.err.find("no complete"), std::string::npos) << empty.err;
+  const auto missing = test::run_tilefork({"timeline", dir / "none.json", "-o", dir / "t.png"}, dir);
+  EXPECT_EQ(missing.code, 2);
+  EXPECT_NE(missing.err.find("none.json"), std::string::npos) << missing.err;
+}
+
+}  // namespace
+}  // namespace tilefork
