@@ -19,5 +19,6 @@ void add_run_command(CLI::App& app, std::function<int()>& action);
 void add_kernels_command(CLI::App& app, std::function<int()>& action);
 void add_timeline_command(CLI::App& app, std::function<int()>& action);
 void add_bench_command(CLI::App& app, std::function<int()>& action);
+void add_top_command(CLI::App& app, std::function<int()>& action);
 
 }  // namespace tilefork::app

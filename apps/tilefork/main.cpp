@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   app::add_kernels_command(app, action);
   app::add_timeline_command(app, action);
   app::add_bench_command(app, action);
+  app::add_top_command(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {

@@ -334,6 +334,7 @@ int run(const RunArguments& arguments) {
   options.slots = arguments.slots;
   options.worker_exec = arguments.worker_exec;
   options.task_timeout = std::chrono::milliseconds(static_cast<long long>(arguments.task_timeout * 1000));
+  options.announce = true;  // `tilefork top` finds the run through the registry
   VideoEncoding encoding;
   if (!arguments.codec.empty()) encoding.fourcc = parse_fourcc(arguments.codec);
   encoding.fps = arguments.fps;

@@ -5,6 +5,7 @@
 #include "tilefork/external_worker.hpp"
 #include "tilefork/futex.hpp"
 #include "tilefork/layout.hpp"
+#include "tilefork/run_registry.hpp"
 #include "tilefork/tile.hpp"
 #include "tilefork/tile_runner.hpp"
 #include "tilefork/trace.hpp"
@@ -503,8 +504,17 @@ class Coordinator {
 
   void report_progress(std::size_t finished, std::size_t item) {
     if (!report_.items[item].ok) ++failures_;
+    publish_status(finished);
     if (!options_.progress) return;
     options_.progress(Progress{item, finished, job_.items.size(), failures_, report_.pixels});
+  }
+
+  // For watchers (`tilefork top`): the coordinator is the segment's only writer of these.
+  void publish_status(std::size_t finished) {
+    RunStatus& run = scheduler_.control().run;
+    run.items_finished.store(finished, std::memory_order_relaxed);
+    run.items_failed.store(failures_, std::memory_order_relaxed);
+    run.pixels_done.store(report_.pixels, std::memory_order_relaxed);
   }
 
   // A worker died: what it was doing is in its state slot. Retry that task once, then fail the
@@ -656,6 +666,52 @@ std::size_t available_memory() {
   return kib * 1024;
 }
 
+// Tells watchers how the run ended, however the coordinator leaves (an exception included).
+class RunEndingMark {
+ public:
+  explicit RunEndingMark(RunStatus& status) : status_(status) {}
+  ~RunEndingMark() {
+    status_.ended_ns.store(now_ns(), std::memory_order_relaxed);
+    status_.ending.store(static_cast<std::uint32_t>(ending_), std::memory_order_release);
+  }
+  RunEndingMark(const RunEndingMark&) = delete;
+  RunEndingMark& operator=(const RunEndingMark&) = delete;
+  void set(RunEnding ending) { ending_ = ending; }
+
+ private:
+  RunStatus& status_;
+  RunEnding ending_ = RunEnding::failed;
+};
+
+// Lists the run in the per-user registry for `tilefork top`. A registry that cannot be used (a
+// folder of another user's in /tmp, a full disk) costs a warning: watching is not the run's purpose.
+void announce_run(std::optional<RunAnnouncement>& announcement, const Pipeline& pipeline, std::size_t items,
+                  const Segment& segment, const SegmentLayout& layout, Clock::time_point start) {
+  try {
+    RunEntry entry;
+    entry.pid = getpid();
+    entry.start_ticks = process_start_ticks(entry.pid).value_or(0);
+    entry.started_unix = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count() -
+                         std::chrono::duration<double>(Clock::now() - start).count();
+    entry.uid = geteuid();
+    entry.backend = segment.backend();
+    entry.sysv_id = segment.sysv_id();
+    entry.posix_fd = segment.posix_fd();
+    entry.segment_bytes = segment.size();
+    entry.slots = layout.slot_count();
+    entry.workers = layout.worker_count();
+    entry.planes = layout.plane_count();
+    entry.plane_bytes = layout.plane_capacity();
+    entry.pipeline = pipeline.describe();
+    entry.items = items;
+    announcement.emplace(RunRegistry::open(RunRegistry::default_folder(), true), entry);
+  } catch (const SystemError& error) {
+    std::fprintf(stderr, "tilefork: warning: the run is not listed for tilefork top: %s\n", error.describe().c_str());
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "tilefork: warning: the run is not listed for tilefork top: %s\n", error.what());
+  }
+}
+
 }  // namespace
 
 // The tasks the batch will run when nothing fails: the coordinator reserves room for their
@@ -758,13 +814,26 @@ RunReport run_forked(const Pipeline& pipeline, std::span<const WorkItem> items,
     const std::size_t tasks = expected_tasks(pipeline, checked, options.tile);
     options.trace->records.reserve(options.trace->records.size() + tasks + tasks / 8 + 64 * workers);
   }
+  RunStatus& status = SegmentLayout::control(segment.data()).run;
+  status.coordinator_pid.store(getpid(), std::memory_order_relaxed);
+  status.items_total.store(items.size(), std::memory_order_relaxed);
+  status.started_ns.store(static_cast<std::uint64_t>(
+                              std::chrono::duration_cast<std::chrono::nanoseconds>(start.time_since_epoch()).count()),
+                          std::memory_order_relaxed);
+  // Listed once the segment is ready, removed before it is detached (a SIGKILL leaves the entry,
+  // which the next reader of the registry removes: its pid is gone).
+  std::optional<RunAnnouncement> announcement;
+  if (options.announce) announce_run(announcement, pipeline, items.size(), segment, layout, start);
   const ForkJob job{pipeline, checked, layout, segment, options.tile, options.worker_exec};
   try {
+    RunEndingMark ending(status);
     Coordinator(job, options, report).run();
+    ending.set(report.interrupted ? RunEnding::interrupted : RunEnding::completed);
   } catch (...) {
     if (options.trace != nullptr) options.trace->end_ns = now_ns();
     throw;
   }
+  announcement.reset();
   segment.detach();
   report.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   if (options.trace != nullptr) options.trace->end_ns = now_ns();

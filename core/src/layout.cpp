@@ -47,6 +47,7 @@ void SegmentLayout::initialise(std::byte* base) const {
   control_block->plane_count = planes_;
   control_block->plane_capacity = plane_capacity_;
   control_block->trace_ring_records = trace_records_;
+  control_block->run.layout_bytes = size_;
   for (std::uint32_t i = 0; i < workers_; ++i) new (&worker(base, i)) WorkerState{};
   for (std::uint32_t i = 0; i < workers_ && trace_records_ > 0; ++i) {
     new (base + trace_offset_ + trace_stride_ * i) TraceRingHeader{};

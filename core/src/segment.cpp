@@ -40,7 +40,11 @@ Segment Segment::create(Backend backend, std::size_t size, Options options) {
     case Backend::anon: mapping = detail::create_anon(size, options.huge_pages); break;
     default: throw std::invalid_argument("unknown segment backend");
   }
-  // Nothing below throws, so the mapping cannot be lost between the backend and its owner.
+  return adopt(std::move(mapping), backend);
+}
+
+// Nothing here throws, so the mapping cannot be lost between the backend and its owner.
+Segment Segment::adopt(detail::Mapping&& mapping, Backend backend) noexcept {
   Segment segment;
   segment.data_ = mapping.data;
   segment.size_ = mapping.size;
@@ -49,7 +53,16 @@ Segment Segment::create(Backend backend, std::size_t size, Options options) {
   segment.sysv_id_ = mapping.sysv_id;
   segment.posix_fd_ = mapping.posix_fd;
   segment.posix_name_ = std::move(mapping.posix_name);
+  segment.read_only_ = mapping.read_only;
   return segment;
+}
+
+Segment Segment::attach_read_only_sysv(int id) {
+  return adopt(detail::attach_sysv_read_only(id), Backend::sysv);
+}
+
+Segment Segment::attach_read_only_posix(const std::string& path) {
+  return adopt(detail::attach_posix_read_only(path), Backend::posix);
 }
 
 Segment::Segment(Segment&& other) noexcept
@@ -59,7 +72,8 @@ Segment::Segment(Segment&& other) noexcept
       huge_pages_(std::exchange(other.huge_pages_, false)),
       sysv_id_(std::exchange(other.sysv_id_, -1)),
       posix_fd_(std::exchange(other.posix_fd_, -1)),
-      posix_name_(std::move(other.posix_name_)) {
+      posix_name_(std::move(other.posix_name_)),
+      read_only_(std::exchange(other.read_only_, false)) {
   other.posix_name_.clear();
 }
 
@@ -73,6 +87,7 @@ Segment& Segment::operator=(Segment&& other) noexcept {
     sysv_id_ = std::exchange(other.sysv_id_, -1);
     posix_fd_ = std::exchange(other.posix_fd_, -1);
     posix_name_ = std::move(other.posix_name_);
+    read_only_ = std::exchange(other.read_only_, false);
     other.posix_name_.clear();
   }
   return *this;
@@ -81,7 +96,7 @@ Segment& Segment::operator=(Segment&& other) noexcept {
 Segment::~Segment() { detach(); }
 
 bool Segment::prefault() noexcept {
-  if (data_ == nullptr) return false;
+  if (data_ == nullptr || read_only_) return false;
   return madvise(data_, size_, MADV_POPULATE_WRITE) == 0;
 }
 
@@ -98,6 +113,7 @@ void Segment::detach() noexcept {
   sysv_id_ = -1;
   posix_fd_ = -1;
   posix_name_.clear();
+  read_only_ = false;
 }
 
 std::string Segment::describe() const {

@@ -22,6 +22,7 @@ struct Mapping {
   int sysv_id = -1;
   int posix_fd = -1;
   std::string posix_name;
+  bool read_only = false;
 };
 
 // Each create_* rounds `size` up, creates, maps and marks for removal; on failure it rolls back
@@ -29,6 +30,11 @@ struct Mapping {
 Mapping create_sysv(std::size_t size, bool huge_pages);
 Mapping create_posix(std::size_t size);  // MAP_HUGETLB does not apply to shm_open files
 Mapping create_anon(std::size_t size, bool huge_pages);
+
+// Each attach_*_read_only maps an existing segment read-only (PROT_READ) and marks nothing;
+// throws SystemError. For posix, posix_name is `path` (for messages) and posix_fd its descriptor.
+Mapping attach_sysv_read_only(int id);
+Mapping attach_posix_read_only(const std::string& path);
 
 // Each detach_* undoes one process's view of a Mapping. Never throw; failures are logged.
 void detach_sysv(std::byte* data, int sysv_id) noexcept;
@@ -41,6 +47,7 @@ inline constexpr std::string_view kCreateFailed = "could not create shared memor
 inline constexpr std::string_view kMapFailed = "could not map shared memory segment";
 inline constexpr std::string_view kRemovalFailed =
     "could not mark shared memory segment for removal";
+inline constexpr std::string_view kAttachFailed = "could not attach shared memory segment read-only";
 
 std::size_t page_size() noexcept;
 // From /proc/meminfo's Hugepagesize; 0 when unknown (then huge pages are not tried).

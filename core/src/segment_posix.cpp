@@ -1,6 +1,7 @@
 // POSIX backend: shm_open a unique name, reserve its pages, mmap, shm_unlink at once; keep the fd.
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -166,6 +167,41 @@ Mapping create_posix(std::size_t size) {
   mapping.size = rounded;
   mapping.posix_fd = fd;
   mapping.posix_name = name;
+  return mapping;
+}
+
+Mapping attach_posix_read_only(const std::string& path) {
+  const auto fail = [&](int err, const std::string& call) {
+    std::string hint;
+    if (err == EACCES || err == EPERM) {
+      hint = "the segment belongs to another user's process, whose descriptors only that user may open: watch it "
+             "as that user";
+    } else if (err == ENOENT) {
+      hint = "the descriptor is closed: the run that made the segment has ended";
+    }
+    throw_system_error(err, std::string(kAttachFailed), call, hint);
+  };
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) fail(errno, fmt::format("open(\"{}\", O_RDONLY|O_CLOEXEC)", path));
+  struct stat info {};
+  if (fstat(fd, &info) != 0 || info.st_size <= 0) {
+    const int err = info.st_size <= 0 ? EINVAL : errno;
+    close_fd(fd, path);
+    fail(err, fmt::format("fstat({}) of \"{}\" (size {})", fd, path, info.st_size));
+  }
+  const auto size = static_cast<std::size_t>(info.st_size);
+  void* address = mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+  if (address == MAP_FAILED) {
+    const int err = errno;
+    close_fd(fd, path);
+    fail(err, fmt::format("mmap(nullptr, {}, PROT_READ, MAP_SHARED, {}, 0) of \"{}\"", size, fd, path));
+  }
+  Mapping mapping;
+  mapping.data = static_cast<std::byte*>(address);
+  mapping.size = size;
+  mapping.posix_fd = fd;
+  mapping.posix_name = path;
+  mapping.read_only = true;
   return mapping;
 }
 

@@ -128,6 +128,41 @@ Mapping create_sysv(std::size_t size, bool huge_pages) {
                      hint_for(normal.err, rounded));
 }
 
+Mapping attach_sysv_read_only(int id) {
+  const auto hint = [](int err) -> std::string {
+    switch (err) {
+      case EACCES:
+      case EPERM:
+        return "the segment belongs to another user and only they may read it (tilefork creates segments with "
+               "mode 0600): watch it as that user";
+      case EINVAL:
+      case EIDRM:
+        return "no segment has this id any more: the run that made it has ended";
+      default:
+        return {};
+    }
+  };
+  // shmat first, so that a refusal comes from the attach itself; then IPC_STAT for the size.
+  void* address = shmat(id, nullptr, SHM_RDONLY);
+  if (address == reinterpret_cast<void*>(-1)) {
+    const int err = errno;
+    throw_system_error(err, std::string(kAttachFailed), fmt::format("shmat({}, nullptr, SHM_RDONLY)", id), hint(err));
+  }
+  auto* data = static_cast<std::byte*>(address);
+  shmid_ds info{};
+  if (shmctl(id, IPC_STAT, &info) != 0) {
+    const int err = errno;
+    if (!detach(data)) log_failed_call(errno, "shmdt({}) of sysv segment {}", address, id);
+    throw_system_error(err, std::string(kAttachFailed), fmt::format("shmctl({}, IPC_STAT, ...)", id), hint(err));
+  }
+  Mapping mapping;
+  mapping.data = data;
+  mapping.size = info.shm_segsz;
+  mapping.sysv_id = id;
+  mapping.read_only = true;
+  return mapping;
+}
+
 void detach_sysv(std::byte* data, int sysv_id) noexcept {
   if (!detach(data)) log_failed_call(errno, "shmdt({}) of sysv segment {}", static_cast<void*>(data), sysv_id);
 }

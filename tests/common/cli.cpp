@@ -1,8 +1,10 @@
 // Running the tilefork command from tests.
 #include "common/cli.hpp"
 
+#include <cerrno>
 #include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <fstream>
 #include <thread>
 #include <sstream>
@@ -71,12 +73,13 @@ int kill_group(pid_t group) {
   return status;
 }
 
-Outcome run_tilefork(const std::vector<std::string>& args, const TempDir& scratch, const std::string& input,
+pid_t start_tilefork(const std::vector<std::string>& args, const TempDir& scratch, const std::string& input,
                      const std::vector<EnvChange>& env) {
   const std::string in = scratch / "stdin.txt";
   const std::string out = scratch / "stdout.txt";
   const std::string err = scratch / "stderr.txt";
   std::ofstream(in) << input;
+  std::fflush(nullptr);  // or the child's exit would print the test's buffered output again
   const pid_t pid = fork();
   if (pid == 0) {
     apply(env);
@@ -85,13 +88,23 @@ Outcome run_tilefork(const std::vector<std::string>& args, const TempDir& scratc
     std::freopen(err.c_str(), "w", stderr);
     exec_tilefork(args);
   }
+  return pid;
+}
+
+Outcome wait_tilefork(pid_t pid, const TempDir& scratch) {
   int status = 0;
-  waitpid(pid, &status, 0);
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
   Outcome outcome;
   outcome.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  outcome.out = slurp(out);
-  outcome.err = slurp(err);
+  outcome.out = slurp(scratch / "stdout.txt");
+  outcome.err = slurp(scratch / "stderr.txt");
   return outcome;
+}
+
+Outcome run_tilefork(const std::vector<std::string>& args, const TempDir& scratch, const std::string& input,
+                     const std::vector<EnvChange>& env) {
+  return wait_tilefork(start_tilefork(args, scratch, input, env), scratch);
 }
 
 }  // namespace tilefork::test

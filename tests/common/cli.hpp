@@ -32,6 +32,13 @@ pid_t start_tilefork_group(const std::vector<std::string>& args, const std::vect
 // Returns the leader's wait status.
 int kill_group(pid_t group);
 
+// run_tilefork in two halves, for a command that runs while the test does something else:
+// start_tilefork returns the child's pid at once; wait_tilefork waits for it and reads what it
+// printed. One command at a time per `scratch`.
+pid_t start_tilefork(const std::vector<std::string>& args, const TempDir& scratch, const std::string& input = {},
+                     const std::vector<EnvChange>& env = {});
+Outcome wait_tilefork(pid_t pid, const TempDir& scratch);
+
 std::string slurp(const std::string& path);
 std::size_t count_lines_with(const std::string& text, const std::string& needle);
 

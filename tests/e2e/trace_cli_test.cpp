@@ -148,30 +148,14 @@ TEST_F(TraceCommand, CrashingKernelStillGivesATraceWithEveryFinishedTask) {
   EXPECT_EQ(trace.process_names.size(), 5u) << "the coordinator, two workers, two replacements";
 }
 
-// Starts the command without waiting for it; output goes to files in `dir`.
-pid_t start_tilefork(const std::vector<std::string>& args, const test::TempDir& dir) {
-  const pid_t pid = fork();
-  if (pid == 0) {
-    setenv("TILEFORK_STALL", "20000", 1);
-    std::freopen((dir / "stdout.txt").c_str(), "w", stdout);
-    std::freopen((dir / "stderr.txt").c_str(), "w", stderr);
-    std::vector<char*> argv{const_cast<char*>(TILEFORK_BINARY)};
-    for (const auto& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
-    argv.push_back(nullptr);
-    execv(TILEFORK_BINARY, argv.data());
-    _exit(127);
-  }
-  return pid;
-}
-
 TEST_F(TraceCommand, InterruptedRunWritesTheTraceAndExits130) {
   std::vector<std::pair<std::string, cv::Mat>> frames;
   for (int i = 0; i < 6; ++i) frames.push_back({fmt::format("f{}", i), clean({160, 120}, CV_8UC3, 10 + i)});
   const auto inputs = write_inputs(frames);
   const std::string trace_path = dir_ / "t.json";
-  const pid_t command = start_tilefork({"run", "-p", "gaussian sigma=2 | invert", "--tile", "16x16", "-j", "2",
+  const pid_t command = test::start_tilefork({"run", "-p", "gaussian sigma=2 | invert", "--tile", "16x16", "-j", "2",
                                         "--trace", trace_path, "--json", "-o", dir_ / "out", dir_ / "in"},
-                                       dir_);
+                                       dir_, {}, {{"TILEFORK_STALL", "20000"}});
   ASSERT_GT(command, 0);
   std::vector<pid_t> workers;
   for (int i = 0; i < 1000 && workers.size() < 2; ++i) {

@@ -473,6 +473,73 @@ TEST_F(PosixSegmentTest, NameIsUnlinkedRightAfterCreateAndTheFdStaysOpen) {
   munmap(view, segment.size());
 }
 
+// A watcher's view (tilefork top): another process attaches read-only, by id for sysv and through
+// the creator's descriptor in /proc for posix (the name is unlinked), sees the creator's writes,
+// and faults if it writes.
+class ReadOnlyViewTest : public testing::TestWithParam<Backend> {
+ protected:
+  void TearDown() override { EXPECT_TRUE(nothing_leaked_since(before_)); }
+  const ShmCensus before_ = ShmCensus::take();
+};
+
+TEST_P(ReadOnlyViewTest, AnotherProcessSeesTheSegmentAndCannotWriteIt) {
+  Segment segment = Segment::create(GetParam(), 64 * kKiB);
+  const std::string proc_path = "/proc/" + std::to_string(getpid()) + "/fd/" + std::to_string(segment.posix_fd());
+  const int id = segment.sysv_id();
+  const auto attach = [&] {
+    return GetParam() == Backend::sysv ? Segment::attach_read_only_sysv(id) : Segment::attach_read_only_posix(proc_path);
+  };
+  segment.data()[segment.size() - 1] = std::byte{0x5a};
+  const ChildEnd child = run_in_child([&]() -> int {
+    segment.detach();  // only the id or the parent's descriptor leads this process to the pages
+    Segment view = attach();
+    if (!view.read_only() || view.size() != 64 * kKiB || view.backend() != GetParam()) {
+      std::fprintf(stderr, "child: view %s of %zu bytes, read_only %d\n", view.describe().c_str(), view.size(),
+                   view.read_only());
+      return kChildWrongError;
+    }
+    if (view.data()[view.size() - 1] != std::byte{0x5a}) return kChildWrongError;  // the parent's write
+    const ChildEnd writer = run_in_child([&]() -> int {
+      view.data()[0] = std::byte{1};
+      return kChildPassed;  // not reached: the page is read-only
+    });
+    if (!writer.started || !WIFSIGNALED(writer.status) || WTERMSIG(writer.status) != SIGSEGV) {
+      std::fprintf(stderr, "child: a write through the view %s\n", writer.describe().c_str());
+      return kChildWrongError;
+    }
+    return kChildPassed;
+  });
+  ASSERT_TRUE(child_passed(child));
+  EXPECT_EQ(segment.data()[0], std::byte{0});
+}
+
+TEST_P(ReadOnlyViewTest, AGoneSegmentGivesAnErrorSayingTheRunHasEnded) {
+  int id = -1;
+  std::string proc_path;
+  {
+    const Segment segment = Segment::create(GetParam(), 64 * kKiB);
+    id = segment.sysv_id();
+    proc_path = "/proc/self/fd/" + std::to_string(segment.posix_fd());
+  }
+  try {
+    if (GetParam() == Backend::sysv) {
+      (void)Segment::attach_read_only_sysv(id);
+    } else {
+      (void)Segment::attach_read_only_posix(proc_path);
+    }
+    FAIL() << "attached a segment that is gone";
+  } catch (const SystemError& error) {
+    EXPECT_TRUE(error.code().value() == EINVAL || error.code().value() == EIDRM || error.code().value() == ENOENT)
+        << error.describe();
+    EXPECT_NE(error.hint().find("ended"), std::string::npos) << error.describe();
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, ReadOnlyViewTest, testing::Values(Backend::sysv, Backend::posix),
+                         [](const testing::TestParamInfo<Backend>& param_info) {
+                           return std::string(to_string(param_info.param));
+                         });
+
 using SysvLimitsTest = LeakCheckedTest;
 
 TEST_F(SysvLimitsTest, ShmmaxBelowTheSizeGivesAHintNamingShmmax) {

@@ -76,6 +76,10 @@ struct RunOptions {
   RunTrace* trace = nullptr;
   // Fork executor: records per worker trace ring (a power of two >= 2); 0: kTraceRingRecords.
   std::uint32_t trace_ring_records = 0;
+  // Fork executor: list the run in the per-user run registry (RunRegistry::default_folder())
+  // while it runs, so that `tilefork top` can find its segment. A registry that cannot be used
+  // costs a warning, not the run.
+  bool announce = false;
 };
 
 // 2048 records of 48 bytes: 96 KiB per worker. The coordinator drains each ring at least every

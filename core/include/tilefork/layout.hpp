@@ -29,6 +29,24 @@ constexpr std::uint64_t claim_word(std::uint32_t epoch, std::uint32_t index) {
 constexpr std::uint32_t claim_epoch(std::uint64_t word) { return static_cast<std::uint32_t>(word >> 32); }
 constexpr std::uint32_t claim_index(std::uint64_t word) { return static_cast<std::uint32_t>(word); }
 
+// How a run ended, for watchers (RunStatus::ending).
+enum class RunEnding : std::uint32_t { running = 0, completed = 1, interrupted = 2, failed = 3 };
+
+// Where the run stands, for processes that watch it through a read-only view (`tilefork top`).
+// The coordinator alone writes it, one relaxed store per value (`ending` last, with release);
+// a watcher needs no consistency between the counters, so nothing is locked.
+struct RunStatus {
+  std::uint64_t layout_bytes;  // SegmentLayout::size(): a watcher built with another layout sees it differ
+  std::atomic<std::int32_t> coordinator_pid;
+  std::atomic<std::uint32_t> ending;      // RunEnding
+  std::atomic<std::uint64_t> started_ns;  // steady clock (CLOCK_MONOTONIC: the same in every process)
+  std::atomic<std::uint64_t> ended_ns;
+  std::atomic<std::uint64_t> items_total;
+  std::atomic<std::uint64_t> items_finished;  // done or failed
+  std::atomic<std::uint64_t> items_failed;
+  std::atomic<std::uint64_t> pixels_done;     // input pixels of the items done
+};
+
 struct alignas(64) ControlBlock {
   std::uint32_t magic;
   std::uint32_t slot_count;
@@ -40,6 +58,7 @@ struct alignas(64) ControlBlock {
   std::atomic<std::uint32_t> idle_workers;  // workers sleeping on work_seq (no wake when 0)
   std::atomic<std::uint32_t> event_seq;  // futex word: bumped when the coordinator should look
   std::uint32_t trace_ring_records;      // records per worker trace ring; 0: tracing is off
+  RunStatus run;
 };
 
 // One frame in flight. Its phases (load, stage 0 tiles, ..., store) follow one another; the

@@ -9,6 +9,10 @@ namespace tilefork {
 
 enum class Backend { sysv, posix, anon };
 
+namespace detail {
+struct Mapping;  // what a backend maps (segment_backends.hpp)
+}
+
 std::string_view to_string(Backend backend) noexcept;
 // Parses "sysv", "posix" or "anon"; throws UsageError naming the value otherwise.
 Backend parse_backend(std::string_view text);
@@ -32,6 +36,16 @@ class Segment {
   static Segment create(Backend backend, std::size_t size, Options options);
   static Segment create(Backend backend, std::size_t size) { return create(backend, size, {}); }
 
+  // Maps another process's segment read-only, to watch it (`tilefork top`): never creates it,
+  // never marks it for removal (its creator did), and a write through the view faults. Throw
+  // SystemError naming the call, errno and a hint: EACCES when it belongs to another user,
+  // EINVAL / EIDRM (sysv) or ENOENT (posix) when it is gone.
+  // sysv: IPC_STAT for its size, then shmat(id, SHM_RDONLY); Linux allows it after IPC_RMID.
+  static Segment attach_read_only_sysv(int id);
+  // posix: open(path, O_RDONLY) and mmap(PROT_READ, MAP_SHARED) of its whole size. After
+  // shm_unlink the name is gone, so `path` is the creator's descriptor, /proc/<pid>/fd/<n>.
+  static Segment attach_read_only_posix(const std::string& path);
+
   Segment() noexcept = default;
   Segment(Segment&& other) noexcept;
   Segment& operator=(Segment&& other) noexcept;
@@ -54,6 +68,7 @@ class Segment {
   std::size_t size() const noexcept { return size_; }  // the rounded size actually mapped
   Backend backend() const noexcept { return backend_; }
   bool huge_pages() const noexcept { return huge_pages_; }
+  bool read_only() const noexcept { return read_only_; }  // an attach_read_only_* view
   // The System V id (sysv only; -1 otherwise): another process may shmat() it until the last detach.
   int sysv_id() const noexcept { return sysv_id_; }
   // The open shm_open descriptor (posix only; -1 otherwise), inheritable by an exec'd worker.
@@ -62,6 +77,8 @@ class Segment {
   std::string describe() const;
 
  private:
+  static Segment adopt(detail::Mapping&& mapping, Backend backend) noexcept;
+
   std::byte* data_ = nullptr;
   std::size_t size_ = 0;
   Backend backend_ = Backend::anon;
@@ -69,6 +86,7 @@ class Segment {
   int sysv_id_ = -1;
   int posix_fd_ = -1;
   std::string posix_name_;
+  bool read_only_ = false;
 };
 
 }  // namespace tilefork
