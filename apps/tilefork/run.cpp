@@ -197,6 +197,15 @@ void settle_inputs(std::vector<Input>& inputs, const Frames& frames, const RunRe
                       ? fmt::format("frame {}: {}", frames.items[k].video_frame, result.error)
                       : result.error;
   }
+  // A video that failed reports its first failure, not a frame that failed because of it.
+  for (std::size_t k = 0; k < frames.items.size(); ++k) {
+    const WorkItem& frame = frames.items[k];
+    if (frame.video && frame.video->failed() && !frame.video->failure().empty()) {
+      Input& input = inputs[frames.owner[k]];
+      input.ok = false;
+      input.error = frame.video->failure();
+    }
+  }
   for (Input& input : inputs) {
     if (input.ok && input.video && input.frames_absent == input.frames) {
       input.ok = false;

@@ -72,7 +72,7 @@ LoadedFrame load_frame(const Pipeline& pipeline, const WorkItem& item, const cv:
 LoadedFrame read_video_frame(const Pipeline& pipeline, const WorkItem& item, ItemResult& result) {
   VideoStream& video = *item.video;
   if (video.failed()) {
-    result.error = fmt::format("frame {} not processed: an earlier frame of this video failed", item.video_frame);
+    result.error = fmt::format("frame {} not processed: another frame of this video failed", item.video_frame);
     return {};
   }
   try {
@@ -88,7 +88,7 @@ LoadedFrame read_video_frame(const Pipeline& pipeline, const WorkItem& item, Ite
     return frame;
   } catch (const std::exception& error) {
     result.error = error.what();
-    video.fail();
+    video.fail(item.video_frame, result.error);
     return {};
   }
 }
@@ -97,7 +97,7 @@ void write_video_frame(const WorkItem& item, const cv::Mat& image, ItemResult& r
   VideoStream& video = *item.video;
   result.ok = false;
   if (video.failed()) {
-    result.error = fmt::format("frame {} not written: an earlier frame of this video failed", item.video_frame);
+    result.error = fmt::format("frame {} not written: another frame of this video failed", item.video_frame);
     return;
   }
   try {
@@ -105,7 +105,7 @@ void write_video_frame(const WorkItem& item, const cv::Mat& image, ItemResult& r
     result.ok = true;
   } catch (const std::exception& error) {
     result.error = error.what();
-    video.fail();
+    video.fail(item.video_frame, result.error);
   }
 }
 
@@ -190,7 +190,7 @@ std::uint64_t process_private_frame(const Pipeline& pipeline, const WorkItem& it
   } catch (const std::exception& error) {
     result.ok = false;
     result.error = error.what();
-    if (item.video) item.video->fail();
+    if (item.video) item.video->fail(item.video_frame, result.error);
     return 0;
   }
 }

@@ -459,7 +459,7 @@ class Coordinator {
       return true;
     } catch (const std::exception& error) {
       result.error = error.what();
-      item.video->fail();
+      item.video->fail(item.video_frame, result.error);
       return false;
     }
   }
@@ -477,7 +477,7 @@ class Coordinator {
     result.ok = state == SlotState::done;
     if (!result.ok) {
       result.error = header.error_text;
-      if (work.video) work.video->fail();
+      if (work.video) work.video->fail(work.video_frame, result.error);
     } else if (work.video) {
       encode_video_frame(slot, header, work, result);
     }

@@ -235,7 +235,14 @@ void VideoStream::commit_if_complete() {
   file_->commit();
 }
 
-void VideoStream::fail() noexcept {
+void VideoStream::fail(std::uint32_t frame, std::string_view reason) noexcept {
+  if (!failed_) {
+    try {
+      failure_ = fmt::format("frame {}: {}", frame, reason);
+    } catch (...) {
+      // Without the text the video still fails; the frames' own errors say why.
+    }
+  }
   failed_ = true;
   codec_->capture.release();
   codec_->writer.release();

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include <fmt/format.h>
+#include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/videoio.hpp>
 
@@ -129,6 +130,33 @@ TEST_F(Videos, FramesAVideoCannotHoldFailItWithoutAFile) {
   EXPECT_EQ(result.code, 3) << result.err;
   EXPECT_NE(result.err.find("a video holds 8-bit gray or colour"), std::string::npos) << result.err;
   EXPECT_TRUE(fs::is_empty(dir_ / "out")) << "no output, not even a temporary one";
+}
+
+TEST_F(Videos, AFrameThatCrashesItsWorkerFailsTheVideoWithItsOwnReason) {
+  // Six frames without the value 13, but the fifth holds one pixel of it: the crashy plugin
+  // aborts there (twice: the task is retried once), and the video is not written.
+  const std::string input = dir_ / "in/clip.mkv";
+  {
+    cv::VideoWriter writer(input, cv::CAP_FFMPEG, cv::VideoWriter::fourcc('F', 'F', 'V', '1'), 10, {64, 48}, true);
+    ASSERT_TRUE(writer.isOpened());
+    for (int i = 0; i < 6; ++i) {
+      cv::Mat frame = test::random_frame({64, 48}, CV_8UC3, 300 + static_cast<unsigned>(i));
+      cv::max(frame, cv::Scalar::all(20), frame);
+      if (i == 4) frame.at<cv::Vec3b>(30, 40) = {13, 13, 13};
+      writer.write(frame);
+    }
+  }
+  cv::Mat still = test::random_frame({40, 30}, CV_8UC3, 9);
+  cv::max(still, cv::Scalar::all(20), still);
+  ASSERT_TRUE(cv::imwrite(dir_ / "in/still.png", still));
+  const auto result = tilefork({"run", "--plugin", CRASHY_PLUGIN, "-p", "crashy how=abort", "--workers", "2",
+                                "-o", dir_ / "out", dir_ / "in"});
+  EXPECT_EQ(result.code, 3) << result.err;
+  EXPECT_EQ(test::count_lines_with(result.err, "tilefork: error:"), 1u) << result.err;
+  EXPECT_EQ(test::count_lines_with(result.err, "tilefork: error: " + input + ": frame 4: "), 1u) << result.err;
+  EXPECT_EQ(result.err.find("another frame"), std::string::npos) << "the cause, not a consequence: " << result.err;
+  EXPECT_FALSE(fs::exists(dir_ / "out/clip.mkv"));
+  EXPECT_TRUE(fs::exists(dir_ / "out/still.png")) << "the rest of the batch goes on";
 }
 
 TEST_F(Videos, AKilledRunLeavesNoPartialVideo) {

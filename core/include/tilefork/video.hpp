@@ -69,8 +69,11 @@ class VideoStream {
   // written. Throws ImageError as write does.
   void end_at(std::uint32_t frame);
   // Drops the output: a video with a frame missing is not written. Later frames need not run.
-  void fail() noexcept;
+  // The first failure's frame and reason are kept: the other frames fail as its consequence.
+  void fail(std::uint32_t frame, std::string_view reason) noexcept;
   bool failed() const { return failed_; }
+  // "frame 12: <reason>" of the first failure; empty while none.
+  const std::string& failure() const { return failure_; }
   std::uint32_t end() const { return end_; }
 
  private:
@@ -89,6 +92,7 @@ class VideoStream {
   std::uint32_t end_;
   bool failed_ = false;
   bool committed_ = false;
+  std::string failure_;
 };
 
 }  // namespace tilefork
