@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
 #include <cerrno>
 #include <filesystem>
 #include <fstream>
@@ -96,11 +98,17 @@ ShmCensus ShmCensus::take() {
   return census;
 }
 
-std::vector<std::string> ShmCensus::leaked_since(const ShmCensus& before) const {
+namespace {
+
+// The leaks of `now` against `before`; `settling` is set when one of them is a segment marked
+// for removal whose creator is gone but which a process still maps: the worker of a killed run,
+// ours or a parallel test's, that its parent-death signal is about to take with it.
+std::vector<std::string> leaks_between(const ShmCensus& now, const ShmCensus& before, bool& settling) {
   std::vector<std::string> leaks;
-  for (const SysvSegment& segment : sysv) {
+  settling = false;
+  for (const ShmCensus::SysvSegment& segment : now.sysv) {
     // An id with another creator is a new segment that happens to reuse the number.
-    const bool existed = std::any_of(before.sysv.begin(), before.sysv.end(), [&](const SysvSegment& old) {
+    const bool existed = std::any_of(before.sysv.begin(), before.sysv.end(), [&](const ShmCensus::SysvSegment& old) {
       return old.shmid == segment.shmid && old.cpid == segment.cpid;
     });
     if (existed || !attributable_to_us(segment.cpid)) continue;
@@ -108,12 +116,27 @@ std::vector<std::string> ShmCensus::leaked_since(const ShmCensus& before) const 
                        std::to_string(segment.size) + " nattch " + std::to_string(segment.nattch) +
                        " cpid " + std::to_string(segment.cpid);
     if (segment.marked_for_removal) text += " (marked for removal, still attached)";
+    settling = settling || (segment.marked_for_removal && segment.nattch > 0 && !pid_alive(segment.cpid));
     leaks.push_back(std::move(text));
   }
-  for (const std::string& name : posix) {
+  for (const std::string& name : now.posix) {
     const bool existed = std::find(before.posix.begin(), before.posix.end(), name) != before.posix.end();
     if (existed || !attributable_to_us(pid_in_posix_name(name))) continue;
     leaks.push_back("posix /dev/shm/" + name);
+  }
+  return leaks;
+}
+
+}  // namespace
+
+std::vector<std::string> ShmCensus::leaked_since(const ShmCensus& before) const {
+  bool settling = false;
+  std::vector<std::string> leaks = leaks_between(*this, before, settling);
+  // A segment still detaching is looked at again for up to 3 s: gone, it was no leak; still
+  // there, its last process outlived its run, and that is reported.
+  for (int look = 0; settling && look < 30; ++look) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    leaks = leaks_between(take(), before, settling);
   }
   return leaks;
 }
