@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <climits>
 #include <cstring>
+#include <utility>
 
 namespace tilefork {
 
@@ -28,11 +29,15 @@ void SlotScheduler::publish(std::uint32_t slot, TaskKind kind, std::uint32_t sta
                             std::uint32_t total) {
   SlotHeader& header = this->header(slot);
   const std::uint32_t epoch = claim_epoch(header.claim.load(std::memory_order_relaxed)) + 1;
-  // Nobody touches these until the release store of the new claim word below.
-  header.done.store(0, std::memory_order_relaxed);
-  header.kind.store(static_cast<std::uint32_t>(kind), std::memory_order_relaxed);
-  header.stage.store(stage, std::memory_order_relaxed);
-  header.total.store(total, std::memory_order_relaxed);
+  // Sealed before the fields change: a worker in claim_in() that still holds the old claim word
+  // and reads any of the new fields then fails its compare-exchange, instead of taking task
+  // `total_old` under the new total (the old word is otherwise still in place until the store
+  // at the end, and that task would be run twice and counted twice).
+  header.claim.store(claim_word(epoch, kClaimSealed), std::memory_order_relaxed);
+  header.done.store(0, std::memory_order_release);
+  header.kind.store(static_cast<std::uint32_t>(kind), std::memory_order_release);
+  header.stage.store(stage, std::memory_order_release);
+  header.total.store(total, std::memory_order_release);
   header.claim.store(claim_word(epoch, 0), std::memory_order_release);
   if (total == 0) {
     advance(slot);
@@ -75,11 +80,13 @@ std::optional<Task> SlotScheduler::claim_in(std::uint32_t slot, WorkerState& sta
   }
   std::uint64_t word = header.claim.load(std::memory_order_acquire);
   while (true) {
-    // Read after the acquire of `word`: they belong to its epoch or a later one, and the
-    // compare-exchange below fails if the epoch has moved on.
-    const auto kind = static_cast<TaskKind>(header.kind.load(std::memory_order_relaxed));
-    const std::uint32_t stage = header.stage.load(std::memory_order_relaxed);
-    const std::uint32_t total = header.total.load(std::memory_order_relaxed);
+    // Read after the acquire of `word`: they belong to its epoch or a later one. A value of a
+    // later epoch was stored (release) after publish() sealed the claim word, so the
+    // compare-exchange below then sees the seal and fails: a task is taken only with the
+    // fields of its own epoch.
+    const auto kind = static_cast<TaskKind>(header.kind.load(std::memory_order_acquire));
+    const std::uint32_t stage = header.stage.load(std::memory_order_acquire);
+    const std::uint32_t total = header.total.load(std::memory_order_acquire);
     if (kind == TaskKind::none || claim_index(word) >= total) return std::nullopt;
     state.task.store(word);
     state.slot.store(slot + 1);
@@ -99,19 +106,17 @@ std::optional<Task> SlotScheduler::claim(std::uint32_t worker) {
   state.claimed.store(0);
   // Oldest frame first, so frames finish (and free their slots) in the order they came.
   const std::uint32_t slots = layout_.slot_count();
-  std::uint32_t order[64];
+  // Sorted on a snapshot of the sequence numbers: the coordinator changes them while we sort,
+  // and std::sort given a comparison that changes its mind may run past the end of the array
+  // (it did: workers died of SIGSEGV "between tasks" in batches of small frames).
+  std::pair<std::uint64_t, std::uint32_t> order[64];
   const std::uint32_t count = std::min<std::uint32_t>(slots, 64);
-  for (std::uint32_t i = 0; i < count; ++i) order[i] = i;
-  std::sort(order, order + count, [&](std::uint32_t a, std::uint32_t b) {
-    return header(a).frame_seq.load(std::memory_order_relaxed) <
-           header(b).frame_seq.load(std::memory_order_relaxed);
-  });
+  for (std::uint32_t i = 0; i < count; ++i) order[i] = {header(i).frame_seq.load(std::memory_order_relaxed), i};
+  std::sort(order, order + count);
   for (std::uint32_t i = 0; i < count; ++i) {
-    if (header(order[i]).state.load(std::memory_order_acquire) !=
-        static_cast<std::uint32_t>(SlotState::busy)) {
-      continue;
-    }
-    if (auto task = claim_in(order[i], state)) return task;
+    const std::uint32_t slot = order[i].second;
+    if (header(slot).state.load(std::memory_order_acquire) != static_cast<std::uint32_t>(SlotState::busy)) continue;
+    if (auto task = claim_in(slot, state)) return task;
   }
   return std::nullopt;
 }

@@ -8,6 +8,8 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include <opencv2/core/utility.hpp>
 #include <opencv2/imgcodecs.hpp>
 
@@ -97,6 +99,61 @@ INSTANTIATE_TEST_SUITE_P(Executors, ExecutorTest,
                                            Setup{ExecutorKind::threads, Backend::sysv},
                                            Setup{ExecutorKind::serial, Backend::sysv}),
                          name_of);
+
+// Many small frames through many slots keep the workers claiming while the coordinator renumbers
+// slots and every few microseconds a stage ends. Two scheduler races were found this way: the
+// claim order was sorted with a comparison that changed under std::sort, which then ran past its
+// array (workers died of SIGSEGV "between tasks" in about one run of 400 frames in four), and a
+// claim could land between the fields of a new stage and its claim word. Either shows as a
+// replaced worker, a task count off the plan, or wrong bytes.
+TEST(ForkScheduler, ManySmallFramesThroughManySlotsLoseNoWorkerAndNoTask) {
+  cv::setNumThreads(0);
+  register_builtin_kernels();
+  const test::ShmCensus before = test::ShmCensus::take();
+  const char* const pipeline_text = "invert | box ksize=3 | invert | gaussian sigma=1";
+  const Pipeline pipeline = Pipeline::parse(pipeline_text);
+  const cv::Size size{96, 64};
+  const cv::Size tile{32, 32};
+  const std::uint64_t tasks_per_frame = 2 + 4 * 6;  // load, store, 4 stages of 3x2 tiles
+  std::vector<WorkItem> items(400);
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    items[i].input = fmt::format("memory-{}", i);
+    items[i].image = test::random_frame(size, CV_8UC1, static_cast<unsigned>(i + 1));
+    items[i].info = {size, {CV_8U, 1}};
+  }
+  for (const Backend backend : {Backend::anon, Backend::sysv}) {
+    RunOptions options;
+    options.backend = backend;
+    options.workers = 4;  // more workers than the 2 cores CI has: preempted mid-claim
+    options.slots = 8;
+    options.tile = tile;
+    for (int run = 0; run < 6; ++run) {
+      const RunReport report = run_batch(pipeline, items, options);
+      const std::string where = fmt::format("backend {}, run {}", to_string(backend), run);
+      ASSERT_EQ(report.failed(), 0u) << where;
+      ASSERT_EQ(report.workers_replaced, 0) << where;
+      ASSERT_EQ(report.tasks, tasks_per_frame * items.size()) << where;
+    }
+  }
+  // And the bytes, against the oracle, for a batch written out.
+  test::TempDir dir;
+  std::filesystem::create_directories(dir.path() / "out");
+  std::vector<WorkItem> written(items.begin(), items.begin() + 120);
+  for (std::size_t i = 0; i < written.size(); ++i) written[i].output = dir / fmt::format("out/{}.png", i);
+  RunOptions options;
+  options.workers = 4;
+  options.slots = 8;
+  options.tile = tile;
+  const RunReport report = run_batch(pipeline, written, options);
+  ASSERT_EQ(report.failed(), 0u);
+  for (std::size_t i = 0; i < written.size(); ++i) {
+    EXPECT_EQ(test::difference(test::oracle(pipeline_text, written[i].image),
+                               cv::imread(written[i].output, cv::IMREAD_UNCHANGED)),
+              "")
+        << "frame " << i;
+  }
+  EXPECT_EQ(test::ShmCensus::take().leaked_since(before), std::vector<std::string>{});
+}
 
 }  // namespace
 }  // namespace tilefork

@@ -28,6 +28,9 @@ constexpr std::uint64_t claim_word(std::uint32_t epoch, std::uint32_t index) {
 }
 constexpr std::uint32_t claim_epoch(std::uint64_t word) { return static_cast<std::uint32_t>(word >> 32); }
 constexpr std::uint32_t claim_index(std::uint64_t word) { return static_cast<std::uint32_t>(word); }
+// The index of a claim word while its phase's kind, stage and total are being written: past
+// every total, so nothing can be claimed (SlotScheduler::publish).
+inline constexpr std::uint32_t kClaimSealed = 0xffffffffu;
 
 // How a run ended, for watchers (RunStatus::ending).
 enum class RunEnding : std::uint32_t { running = 0, completed = 1, interrupted = 2, failed = 3 };
