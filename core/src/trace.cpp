@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <sys/mman.h>
 
 namespace tilefork {
 
@@ -28,12 +29,34 @@ std::uint64_t trace_clock_ns() noexcept {
                                         .count());
 }
 
+namespace {
+constexpr std::size_t kMappedTraceBuffer = 64 * 1024;  // smaller buffers come from the heap
+}
+
+void* allocate_trace_buffer(std::size_t bytes) {
+  if (bytes < kMappedTraceBuffer) return ::operator new(bytes);
+  void* buffer = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (buffer == MAP_FAILED) throw std::bad_alloc();
+  // Both are optimisations: a kernel without them (MADV_POPULATE_WRITE is Linux 5.14) still works.
+  madvise(buffer, bytes, MADV_DONTFORK);
+  madvise(buffer, bytes, MADV_POPULATE_WRITE);
+  return buffer;
+}
+
+void free_trace_buffer(void* buffer, std::size_t bytes) noexcept {
+  if (bytes < kMappedTraceBuffer) {
+    ::operator delete(buffer);
+  } else {
+    munmap(buffer, bytes);
+  }
+}
+
 std::uint64_t RunTrace::tasks() const noexcept {
   return static_cast<std::uint64_t>(
       std::count_if(records.begin(), records.end(), [](const TraceRecord& r) { return is_task(r.kind); }));
 }
 
-std::size_t TraceRing::drain(std::vector<TraceRecord>& out) {
+std::size_t TraceRing::drain(TraceRecords& out) {
   const std::uint64_t tail = header_->tail.load(std::memory_order_relaxed);
   const std::uint64_t head = header_->head.load(std::memory_order_acquire);
   if (head == tail) return 0;
