@@ -53,6 +53,10 @@ void on_interrupt(int) {
   on_child(0);
 }
 
+// The signals that end a run early, cleanly: Ctrl-C, kill, a closed terminal, Ctrl-backslash.
+// Each leaves the trace, the registry and the segment as an interrupt does (exit code 130).
+constexpr int kEndingSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+
 // Installs the coordinator's handlers for the length of a run and restores the old ones.
 class CoordinatorSignals {
  public:
@@ -66,13 +70,11 @@ class CoordinatorSignals {
     sigaction(SIGCHLD, &action, &old_child_);
     action.sa_handler = on_interrupt;
     action.sa_flags = SA_RESTART;
-    sigaction(SIGINT, &action, &old_int_);
-    sigaction(SIGTERM, &action, &old_term_);
+    for (std::size_t i = 0; i < std::size(kEndingSignals); ++i) sigaction(kEndingSignals[i], &action, &old_ending_[i]);
   }
   ~CoordinatorSignals() {
     sigaction(SIGCHLD, &old_child_, nullptr);
-    sigaction(SIGINT, &old_int_, nullptr);
-    sigaction(SIGTERM, &old_term_, nullptr);
+    for (std::size_t i = 0; i < std::size(kEndingSignals); ++i) sigaction(kEndingSignals[i], &old_ending_[i], nullptr);
     g_event_word.store(nullptr);
   }
   CoordinatorSignals(const CoordinatorSignals&) = delete;
@@ -80,8 +82,7 @@ class CoordinatorSignals {
 
  private:
   struct sigaction old_child_{};
-  struct sigaction old_int_{};
-  struct sigaction old_term_{};
+  struct sigaction old_ending_[std::size(kEndingSignals)]{};
 };
 
 // Everything a worker needs. Built before the fork, so every worker (and every replacement)

@@ -23,7 +23,7 @@ class SignalBlock {
   SignalBlock() {
     sigset_t set;
     sigemptyset(&set);
-    for (int signal : {SIGCHLD, SIGINT, SIGTERM, SIGHUP}) sigaddset(&set, signal);
+    for (int signal : {SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGQUIT}) sigaddset(&set, signal);
     sigprocmask(SIG_BLOCK, &set, &previous_);
   }
   ~SignalBlock() { sigprocmask(SIG_SETMASK, &previous_, nullptr); }
@@ -36,10 +36,13 @@ class SignalBlock {
 
 [[noreturn]] void become_worker(std::uint32_t index, pid_t coordinator,
                                 const std::function<void(std::uint32_t)>& body) {
-  // The parent's handlers only make sense in the parent.
+  // The parent's handlers only make sense in the parent. What a terminal sends the whole
+  // process group (Ctrl-C, Ctrl-backslash, hang-up) is the coordinator's to act on: it ends the
+  // run and stops the workers itself.
   std::signal(SIGCHLD, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);
-  std::signal(SIGHUP, SIG_DFL);
+  std::signal(SIGHUP, SIG_IGN);
+  std::signal(SIGQUIT, SIG_IGN);
   std::signal(SIGINT, SIG_IGN);
   sigset_t none;
   sigemptyset(&none);

@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <chrono>
 #include <csignal>
+#include <cstring>
 #include <filesystem>
 #include <opencv2/imgcodecs.hpp>
 #include <thread>
@@ -200,6 +201,36 @@ TEST_F(Top, AnonRunIsRefusedWithAHintAndAnInterruptedRunRemovesItsEntry) {
   const Outcome result = test::wait_tilefork(run, run_scratch_);
   EXPECT_EQ(result.code, 130) << result.err;
   EXPECT_EQ(registry_files(), std::vector<std::string>{});
+}
+
+// What a terminal sends the whole process group when it closes (SIGHUP) or on Ctrl-backslash
+// (SIGQUIT) ends the run like Ctrl-C: exit code 130, the registry entry removed, the workers
+// gone with the coordinator (they ignore both), no partial output.
+TEST_F(Top, HangUpOrQuitToTheWholeGroupEndsTheRunLikeAnInterrupt) {
+  for (const int signal : {SIGHUP, SIGQUIT}) {
+    const pid_t run = start_run("sysv");
+    ASSERT_TRUE(wait_for_entry(run)) << test::slurp(run_scratch_ / "stderr.txt");
+    std::vector<pid_t> workers;
+    for (int attempt = 0; attempt < 100 && workers.size() < kWorkers; ++attempt) {
+      workers = test::children_of(run);
+      std::this_thread::sleep_for(20ms);
+    }
+    ASSERT_EQ(workers.size(), static_cast<std::size_t>(kWorkers));
+    // To every process of the run, as a terminal does to its foreground group.
+    for (const pid_t worker : workers) ::kill(worker, signal);
+    ::kill(run, signal);
+    const Outcome result = test::wait_tilefork(run, run_scratch_);
+    EXPECT_EQ(result.code, 130) << strsignal(signal) << ": " << result.err;
+    EXPECT_EQ(registry_files(), std::vector<std::string>{}) << strsignal(signal);
+    for (const pid_t worker : workers) {
+      for (int attempt = 0; attempt < 100 && test::pid_alive(worker); ++attempt) std::this_thread::sleep_for(20ms);
+      EXPECT_FALSE(test::pid_alive(worker)) << strsignal(signal) << ": worker " << worker << " outlived its run";
+    }
+    std::error_code error;
+    for (const auto& entry : fs::directory_iterator(dir_.path() / "out", error)) {
+      EXPECT_NE(entry.path().filename().string().front(), '.') << "temporary file left: " << entry.path();
+    }
+  }
 }
 
 TEST_F(Top, EntryOfAKilledRunIsRemovedByTheNextLook) {

@@ -13,8 +13,9 @@ namespace tilefork {
 
 // Owns the table of worker processes (no globals). Each worker runs `body(index)` in a forked
 // child that asks to be killed when the coordinator dies, names itself "tilefork-w<index>",
-// ignores SIGINT (the coordinator decides how a run ends) and leaves with _exit(). Signals are
-// blocked around fork() so no handler of the coordinator runs in a half-made child.
+// ignores SIGINT, SIGQUIT and SIGHUP (the coordinator decides how a run ends) and leaves with
+// _exit(). Signals are blocked around fork() so no handler of the coordinator runs in a
+// half-made child.
 class WorkerPool {
  public:
   struct Death {
