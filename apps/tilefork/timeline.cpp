@@ -84,6 +84,13 @@ Timeline read_timeline(const nlohmann::json& trace) {
     box.duration_us = event.contains("dur") && event["dur"].is_number() ? event["dur"].get<double>() : 0;
     box.category = event.contains("cat") && event["cat"].is_string() ? event["cat"].get<std::string>()
                                                                       : first_word(event.value("name", "event"));
+    // Tiles are told apart by stage, as `run --trace` writes them: a pipeline's stages are what
+    // a user compares on the timeline.
+    const nlohmann::json* args = event.contains("args") && event["args"].is_object() ? &event["args"] : nullptr;
+    if (box.category == "tile" && args != nullptr && args->contains("stage") && (*args)["stage"].is_number_integer() &&
+        args->contains("kernel") && (*args)["kernel"].is_string()) {
+      box.category = fmt::format("stage {} {}", (*args)["stage"].get<long long>(), (*args)["kernel"].get<std::string>());
+    }
     if (category_index.emplace(box.category, timeline.categories.size()).second) {
       timeline.categories.push_back(box.category);
     }
@@ -148,7 +155,10 @@ cv::Mat render_timeline(const Timeline& timeline, int width) {
     for (const TimelineBox& box : row.boxes) {
       const int x0 = x_of(box.start_us);
       const int x1 = std::max(x0 + 1, x_of(box.start_us + box.duration_us));  // every task shows
-      cv::rectangle(image, cv::Rect(x0, y + 3, x1 - x0, kRowHeight - 6), category_colour(index[box.category]),
+      // A box wide enough keeps a white pixel at its end, so that back-to-back tasks of one
+      // kind read as separate tasks, not one long one.
+      const int drawn = x1 - x0 >= 4 ? x1 - x0 - 1 : x1 - x0;
+      cv::rectangle(image, cv::Rect(x0, y + 3, drawn, kRowHeight - 6), category_colour(index[box.category]),
                     cv::FILLED);
     }
   }

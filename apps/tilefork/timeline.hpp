@@ -1,5 +1,6 @@
 // A Chrome trace (the format `tilefork run --trace` writes) drawn as a PNG timeline: one row per
-// process and thread, a box per complete ("X") event, coloured by category, over a time axis.
+// process and thread, a box per complete ("X") event, coloured by category (a tile's by its
+// stage), over a time axis.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -13,7 +14,9 @@ namespace tilefork::app {
 struct TimelineBox {
   double start_us = 0;
   double duration_us = 0;
-  std::string category;  // the event's "cat", else the first word of its name
+  // The event's "cat", else the first word of its name; a tile with "stage" and "kernel"
+  // arguments is "stage N KERNEL".
+  std::string category;
 };
 
 struct TimelineRow {

@@ -51,6 +51,34 @@ TEST(Timeline, BoxesAreWhereTheEventsAreInTime) {
   EXPECT_TRUE(white(image.at<cv::Vec3b>(worker0, x_at(5.0))));
 }
 
+// Tiles of two stages, back to back on one worker, as `run --trace` writes them: each stage has
+// its own colour, and consecutive tasks of one stage are told apart by a white pixel.
+constexpr char kStages[] = R"trace({"traceEvents":[
+ {"ph":"M","name":"process_name","pid":2,"args":{"name":"worker 0 (pid 11)"}},
+ {"ph":"X","name":"gaussian","cat":"tile","pid":2,"tid":2,"ts":0,"dur":2000,"args":{"stage":1,"kernel":"gaussian"}},
+ {"ph":"X","name":"gaussian","cat":"tile","pid":2,"tid":2,"ts":2000,"dur":2000,"args":{"stage":1,"kernel":"gaussian"}},
+ {"ph":"X","name":"sobel","cat":"tile","pid":2,"tid":2,"ts":4000,"dur":6000,"args":{"stage":2,"kernel":"sobel"}}]})trace";
+
+TEST(Timeline, TilesAreColouredByStageAndTasksAreSeparated) {
+  test::TempDir dir;
+  std::ofstream(dir / "trace.json") << kStages;
+  const auto result = test::run_tilefork({"timeline", dir / "trace.json", "-o", dir / "t.png", "--width", "900"}, dir);
+  ASSERT_EQ(result.code, 0) << result.err;
+  const cv::Mat image = cv::imread(dir / "t.png", cv::IMREAD_COLOR);
+  const int row = 46 + 13;
+  const auto x_at = [](double ms) { return 190 + static_cast<int>(ms * 69.8 + 0.5); };
+  const cv::Vec3b first = image.at<cv::Vec3b>(row, x_at(1.0));
+  const cv::Vec3b second = image.at<cv::Vec3b>(row, x_at(3.0));
+  const cv::Vec3b sobel = image.at<cv::Vec3b>(row, x_at(7.0));
+  EXPECT_FALSE(white(first));
+  EXPECT_EQ(first, second);
+  EXPECT_NE(sobel, first);
+  EXPECT_FALSE(white(sobel));
+  // The last pixel column of the first task is white, the first of the second is not.
+  EXPECT_TRUE(white(image.at<cv::Vec3b>(row, x_at(2.0) - 1)));
+  EXPECT_FALSE(white(image.at<cv::Vec3b>(row, x_at(2.0))));
+}
+
 TEST(Timeline, WhatIsNotATraceIsNamed) {
   test::TempDir dir;
   std::ofstream(dir / "text.json") << "not json";
