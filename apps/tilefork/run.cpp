@@ -16,7 +16,6 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include <charconv>
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
@@ -58,26 +57,6 @@ struct RunArguments {
   bool summary = false;
   bool compare_serial = false;
 };
-
-cv::Size parse_tile(std::string_view text) {
-  if (text == "whole") return {0, 0};
-  auto number = [&](std::string_view part) {
-    int value = 0;
-    const auto [ptr, ec] = std::from_chars(part.data(), part.data() + part.size(), value);
-    if (ec != std::errc{} || ptr != part.data() + part.size() || value < 0) {
-      throw UsageError(fmt::format("--tile '{}' is not a tile size: give WxH (e.g. 256x256, or 0x64 for "
-                                   "stripes of 64 rows: 0 is the whole width or height), N for NxN, or 'whole'",
-                                   text));
-    }
-    return value;
-  };
-  const auto x = text.find('x');
-  if (x == std::string_view::npos) {
-    const int side = number(text);
-    return {side, side};
-  }
-  return {number(text.substr(0, x)), number(text.substr(x + 1))};
-}
 
 void prepare_output_dir(const fs::path& dir) {
   std::error_code error;
@@ -338,7 +317,7 @@ int run(const RunArguments& arguments) {
   RunOptions options;
   options.executor = parse_executor(arguments.executor);
   options.backend = parse_backend(arguments.backend);
-  options.tile = parse_tile(arguments.tile);
+  options.tile = parse_tile_size(arguments.tile, "--tile");
   options.workers = arguments.workers;
   options.slots = arguments.slots;
   options.worker_exec = arguments.worker_exec;

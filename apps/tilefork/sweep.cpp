@@ -16,7 +16,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <charconv>
 #include <cstdint>
 #include <cstring>
 #include <fcntl.h>
@@ -30,17 +29,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr int kMaxRuns = 10'000;  // per configuration, whatever min_time asks
-
-int parse_tile_side(std::string_view part, std::string_view text) {
-  int value = 0;
-  const auto [end, error] = std::from_chars(part.data(), part.data() + part.size(), value);
-  if (part.empty() || error != std::errc{} || end != part.data() + part.size() || value < 0) {
-    throw UsageError(fmt::format("tile '{}' is not a tile size: give WxH (e.g. 256x256, or 0x64 for stripes of 64 "
-                                 "rows: 0 is the whole width or height), N for NxN, or 'whole'",
-                                 text));
-  }
-  return value;
-}
 
 double median_of(std::vector<double> values) {
   std::sort(values.begin(), values.end());
@@ -275,16 +263,6 @@ std::vector<std::string> parallel_series(const SweepReport& report) {
 }
 
 }  // namespace
-
-cv::Size parse_tile_size(std::string_view text) {
-  if (text == "whole") return {0, 0};
-  const auto x = text.find('x');
-  if (x == std::string_view::npos) {
-    const int side = parse_tile_side(text, text);
-    return {side, side};
-  }
-  return {parse_tile_side(text.substr(0, x), text), parse_tile_side(text.substr(x + 1), text)};
-}
 
 std::string format_tile_size(cv::Size tile) {
   if (tile.width == 0 && tile.height == 0) return "whole";

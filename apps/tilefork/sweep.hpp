@@ -13,15 +13,11 @@
 #include <functional>
 #include <optional>
 #include <string>
-#include <string_view>
 #include <vector>
 
 namespace tilefork::bench {
 
-// "0x64" (stripes of 64 rows: 0 is the whole extent), "256x256", "256" (256x256), "whole".
-// Throws UsageError naming the text otherwise.
-cv::Size parse_tile_size(std::string_view text);
-// The inverse: "0x64", "256x256", "whole" for 0x0.
+// A tile size as parse_tile_size() (tilefork/tile.hpp) reads it: "0x64", "256x256", "whole" for 0x0.
 std::string format_tile_size(cv::Size tile);
 // 0x64, 0x128, 256x256, whole.
 std::vector<cv::Size> default_tile_sizes();

@@ -10,6 +10,7 @@
 #include "tilefork/errors.hpp"
 #include "tilefork/frame_io.hpp"
 #include "tilefork/pipeline.hpp"
+#include "tilefork/tile.hpp"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -331,7 +332,7 @@ int run_sweep_bench(const SweepArguments& arguments, const std::function<bool()>
   options.workers = parse_workers(arguments.workers);
   if (!arguments.tiles.empty()) {
     options.tiles.clear();
-    for (const auto& text : arguments.tiles) options.tiles.push_back(bench::parse_tile_size(text));
+    for (const auto& text : arguments.tiles) options.tiles.push_back(parse_tile_size(text, "tile"));
   }
   if (!arguments.backends.empty()) {
     options.backends.clear();

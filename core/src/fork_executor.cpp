@@ -309,7 +309,8 @@ class Coordinator {
         report_(report),
         scheduler_(job.layout, job.segment.data(), static_cast<std::uint32_t>(job.pipeline.stages().size())),
         stall_seen_(job.layout.slot_count(), ~std::uint64_t{0}),
-        trace_(job.layout.trace_ring_records() > 0 ? options.trace : nullptr) {}
+        trace_(job.layout.trace_ring_records() > 0 ? options.trace : nullptr),
+        pid_(static_cast<std::int32_t>(getpid())) {}
 
   // Runs the batch. Whatever happens (an exception, an interrupt), the records the workers
   // published are drained into the trace before this returns or throws.
@@ -426,7 +427,7 @@ class Coordinator {
   }
 
   void coordinator_record(TraceRecord record) {
-    record.pid = static_cast<std::int32_t>(getpid());
+    record.pid = pid_;
     trace_->coordinator.push_back(record);
   }
 
@@ -653,6 +654,7 @@ class Coordinator {
   std::uint32_t deaths_between_tasks_ = 0;
   std::size_t failures_ = 0;
   RunTrace* trace_;  // null when tracing is off
+  std::int32_t pid_;  // asked once for every trace record: forked workers never return into this object
 };
 
 std::size_t available_memory() {

@@ -343,7 +343,7 @@ cv::Mat load_image(const std::string& path, const cv::Mat& destination) {
   // OpenCV 4.6 applies EXIF orientation only when asked to convert the frame too, so it is
   // applied here, from the same parser that gave probe_image its upright size. A frame to be
   // turned is decoded apart: turning cannot happen in place.
-  const int orientation = stored_orientation(path);
+  const int orientation = stored_orientation(path, bytes);
   cv::Mat image = orientation == 1 ? destination : cv::Mat();
   try {
     // imdecode writes into `image`'s memory when the frame has its size and type.

@@ -25,9 +25,10 @@ constexpr bool swaps_sides(int orientation) { return orientation >= 5 && orienta
 // value outside 1..8: `stored` itself). Throws cv::Exception only if OpenCV cannot allocate.
 cv::Mat turn_upright(const cv::Mat& stored, int orientation);
 
-// The EXIF orientation probe_image reports for `path` (probe.cpp): that of the first EXIF APP1
-// segment before a JPEG's frame header, 1 for files of other formats. Reads the header only.
-// Throws ImageError naming the path when it cannot be read or the JPEG header is damaged.
-int stored_orientation(const std::string& path);
+// The EXIF orientation probe_image reports for `path` (probe.cpp), parsed from `bytes`, the
+// whole file as load_image read it: that of the first EXIF APP1 segment before a JPEG's frame
+// header, 1 for files of other formats. Reads nothing from the file; `path` names it in
+// messages. Throws ImageError naming the path when the JPEG header is truncated or damaged.
+int stored_orientation(const std::string& path, std::span<const std::uint8_t> bytes);
 
 }  // namespace tilefork

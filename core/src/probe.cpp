@@ -25,6 +25,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <optional>
+#include <span>
 #include <string_view>
 #include <system_error>
 #include <utility>
@@ -76,7 +77,13 @@ class HeaderFile {
     }
     size_ = static_cast<std::uint64_t>(st.st_size);
   }
-  ~HeaderFile() { ::close(fd_); }
+  // A file already read whole (load_image): every read is served from `bytes`, which must
+  // outlive this object, and the file is not opened again. `path` only names it in messages.
+  HeaderFile(const std::string& path, std::span<const std::uint8_t> bytes)
+      : path_(path), size_(bytes.size()), whole_(bytes), in_memory_(true) {}
+  ~HeaderFile() {
+    if (fd_ >= 0) ::close(fd_);
+  }
   HeaderFile(const HeaderFile&) = delete;
   HeaderFile& operator=(const HeaderFile&) = delete;
 
@@ -86,6 +93,10 @@ class HeaderFile {
   // Exactly `count` bytes at `offset`; a file that ends earlier is reported as truncated.
   Bytes read(std::uint64_t offset, std::size_t count) const {
     if (offset > size_ || count > size_ - offset) truncated();
+    if (in_memory_) {
+      const auto begin = whole_.begin() + static_cast<std::ptrdiff_t>(offset);
+      return Bytes(begin, begin + static_cast<std::ptrdiff_t>(count));
+    }
     if (offset < window_at_ || offset + count > window_at_ + window_.size()) {
       fill_window(offset, std::max(count, read_window));
     }
@@ -150,6 +161,8 @@ class HeaderFile {
   mutable std::uint64_t size_ = 0;
   mutable std::uint64_t window_at_ = 0;
   mutable Bytes window_;
+  std::span<const std::uint8_t> whole_;  // the whole file, when in_memory_
+  bool in_memory_ = false;
 };
 
 std::uint32_t be16(const Bytes& b, std::size_t at) {
@@ -677,8 +690,8 @@ void check_size(const HeaderFile& file, const Header& header) {
 
 }  // namespace
 
-int stored_orientation(const std::string& path) {
-  const HeaderFile file(path);
+int stored_orientation(const std::string& path, std::span<const std::uint8_t> bytes) {
+  const HeaderFile file(path, bytes);
   if (match(file.read_some(0, jpeg_signature.magic.size()), jpeg_signature) != Match::yes) return 1;
   return probe_jpeg(file).orientation;
 }

@@ -15,7 +15,7 @@
 namespace tilefork::test {
 namespace {
 
-using Args = std::map<std::string, std::string>;
+using Args = StageArgs;
 
 double number(const Args& args, const std::string& name, double fallback) {
   const auto it = args.find(name);
@@ -288,7 +288,7 @@ cv::Mat apply_stage(const std::string& kernel, const Args& args, const cv::Mat& 
 
 }  // namespace
 
-cv::Mat oracle(const std::string& pipeline, const cv::Mat& input) {
+cv::Mat oracle(const std::string& pipeline, const cv::Mat& input, const ExtraKernels& extra) {
   cv::Mat frame = input.clone();
   std::stringstream stages(pipeline);
   for (std::string stage; std::getline(stages, stage, '|');) {
@@ -300,7 +300,8 @@ cv::Mat oracle(const std::string& pipeline, const cv::Mat& input) {
       const auto equals = token.find('=');
       args[token.substr(0, equals)] = token.substr(equals + 1);
     }
-    frame = apply_stage(kernel, args, frame);
+    const auto external = extra.find(kernel);
+    frame = external != extra.end() ? external->second(frame, args) : apply_stage(kernel, args, frame);
   }
   return frame;
 }

@@ -4,6 +4,7 @@
 #include "common/frames.hpp"
 #include "common/oracle.hpp"
 #include "common/shm_census.hpp"
+#include "common/test_kernels.hpp"
 #include "tilefork/errors.hpp"
 #include "tilefork/executor.hpp"
 
@@ -12,7 +13,6 @@
 
 #include <chrono>
 #include <csignal>
-#include <fcntl.h>
 #include <filesystem>
 #include <fstream>
 #include <opencv2/core.hpp>
@@ -27,65 +27,7 @@ namespace fs = std::filesystem;
 namespace tilefork {
 namespace {
 
-constexpr unsigned char kPoison = 13;  // frames whose first pixel holds this make test kernels misbehave
-
-bool poisoned(const cv::Mat& src) { return src.total() > 0 && src.data[0] == kPoison; }
-
-// Test kernels: invert, except on poisoned tiles where they crash or throw.
-void register_test_kernels() {
-  static bool done = false;
-  if (done) return;
-  done = true;
-  KernelSpec base{.name = "",
-                  .summary = "test kernel",
-                  .params = {},
-                  .pointwise = true,
-                  .halo = nullptr,
-                  .output_type = [](FrameType input, const Params&) { return input; },
-                  .apply = nullptr};
-  KernelSpec crash_once = base;
-  crash_once.name = "crash_once";
-  crash_once.apply = [](const cv::Mat& src, cv::Mat& dst, const Params&) {
-    // The first process to poison-touch creates the marker and dies; the retry succeeds.
-    if (poisoned(src)) {
-      const char* marker = std::getenv("TILEFORK_TEST_MARKER");
-      if (marker != nullptr && ::open(marker, O_CREAT | O_EXCL | O_WRONLY, 0600) >= 0) std::raise(SIGSEGV);
-    }
-    cv::bitwise_not(src, dst);
-  };
-  KernelSpec crash_always = base;
-  crash_always.name = "crash_always";
-  crash_always.apply = [](const cv::Mat& src, cv::Mat& dst, const Params&) {
-    if (poisoned(src)) std::raise(SIGSEGV);
-    cv::bitwise_not(src, dst);
-  };
-  KernelSpec throws = base;
-  throws.name = "throws";
-  throws.apply = [](const cv::Mat& src, cv::Mat& dst, const Params&) {
-    if (poisoned(src)) throw std::runtime_error("bad pixel");
-    cv::bitwise_not(src, dst);
-  };
-  KernelSpec aborts = base;
-  aborts.name = "aborts";
-  aborts.apply = [](const cv::Mat& src, cv::Mat& dst, const Params&) {
-    if (poisoned(src)) std::abort();
-    cv::bitwise_not(src, dst);
-  };
-  KernelSpec hangs = base;
-  hangs.name = "hangs";
-  hangs.apply = [](const cv::Mat& src, cv::Mat& dst, const Params&) {
-    while (poisoned(src)) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    cv::bitwise_not(src, dst);
-  };
-  for (const auto& spec : {crash_once, crash_always, throws, aborts, hangs}) KernelRegistry::instance().add(spec);
-}
-
-cv::Mat poison_frame(cv::Size size) {
-  cv::Mat frame = test::random_frame(size, CV_8UC1, 99);
-  frame.setTo(kPoison);
-  return frame;
-}
-
+// A colour frame whose first pixel is not test::kPoison: the test kernels invert it.
 cv::Mat clean_frame(cv::Size size, unsigned seed) {
   cv::Mat frame = test::photo_like_frame(size, CV_8UC3, seed);
   frame.at<cv::Vec3b>(0, 0) = {200, 200, 200};
@@ -128,7 +70,7 @@ class ForkSupervision : public ::testing::TestWithParam<Backend> {
   static void SetUpTestSuite() {
     cv::setNumThreads(0);
     register_builtin_kernels();
-    register_test_kernels();
+    test::register_test_kernels();
   }
   void SetUp() override { before_ = test::ShmCensus::take(); }
   void TearDown() override {
@@ -153,7 +95,7 @@ TEST_P(ForkSupervision, WorkerKilledByCrashIsReplacedAndTaskRetriedOnce) {
   const std::string marker = dir_ / "crashed-once";
   setenv("TILEFORK_TEST_MARKER", marker.c_str(), 1);
   const std::vector<std::pair<std::string, cv::Mat>> frames = {
-      {"a", clean_frame({90, 70}, 1)}, {"poison", poison_frame({50, 40})}, {"b", clean_frame({33, 20}, 2)}};
+      {"a", clean_frame({90, 70}, 1)}, {"poison", test::poison_frame({50, 40})}, {"b", clean_frame({33, 20}, 2)}};
   const auto items = test::write_batch(dir_, frames, "out");
   const RunReport report = run("crash_once", items);
   unsetenv("TILEFORK_TEST_MARKER");
@@ -167,7 +109,7 @@ TEST_P(ForkSupervision, WorkerKilledByCrashIsReplacedAndTaskRetriedOnce) {
 
 TEST_P(ForkSupervision, KernelThatAlwaysCrashesCostsOneFrame) {
   const std::vector<std::pair<std::string, cv::Mat>> frames = {
-      {"a", clean_frame({90, 70}, 1)}, {"poison", poison_frame({50, 40})}, {"b", clean_frame({33, 20}, 2)}};
+      {"a", clean_frame({90, 70}, 1)}, {"poison", test::poison_frame({50, 40})}, {"b", clean_frame({33, 20}, 2)}};
   const auto items = test::write_batch(dir_, frames, "out");
   const RunReport report = run("crash_always", items);
   EXPECT_TRUE(report.items[0].ok) << report.items[0].error;
@@ -184,7 +126,7 @@ TEST_P(ForkSupervision, KernelThatAlwaysCrashesCostsOneFrame) {
 
 TEST_P(ForkSupervision, KernelThatAbortsCostsOneFrame) {
   const std::vector<std::pair<std::string, cv::Mat>> frames = {
-      {"a", clean_frame({40, 30}, 1)}, {"poison", poison_frame({50, 40})}, {"b", clean_frame({33, 20}, 2)}};
+      {"a", clean_frame({40, 30}, 1)}, {"poison", test::poison_frame({50, 40})}, {"b", clean_frame({33, 20}, 2)}};
   const auto items = test::write_batch(dir_, frames, "out");
   const RunReport report = run("aborts", items);
   EXPECT_TRUE(report.items[0].ok && report.items[2].ok);
@@ -195,7 +137,7 @@ TEST_P(ForkSupervision, KernelThatAbortsCostsOneFrame) {
 
 TEST_P(ForkSupervision, KernelThatHangsIsKilledAtTheTimeoutAndCostsOneFrame) {
   const std::vector<std::pair<std::string, cv::Mat>> frames = {
-      {"a", clean_frame({40, 30}, 1)}, {"poison", poison_frame({50, 40})}, {"b", clean_frame({33, 20}, 2)}};
+      {"a", clean_frame({40, 30}, 1)}, {"poison", test::poison_frame({50, 40})}, {"b", clean_frame({33, 20}, 2)}};
   const auto items = test::write_batch(dir_, frames, "out");
   const auto start = std::chrono::steady_clock::now();
   const RunReport report = run("hangs", items, {0, 0}, std::chrono::milliseconds(400));
@@ -210,7 +152,7 @@ TEST_P(ForkSupervision, KernelThatHangsIsKilledAtTheTimeoutAndCostsOneFrame) {
 
 TEST_P(ForkSupervision, KernelExceptionCostsOneFrameAndNoWorker) {
   const std::vector<std::pair<std::string, cv::Mat>> frames = {
-      {"poison", poison_frame({64, 64})}, {"a", clean_frame({70, 50}, 3)}};
+      {"poison", test::poison_frame({64, 64})}, {"a", clean_frame({70, 50}, 3)}};
   const auto items = test::write_batch(dir_, frames, "out");
   const RunReport report = run("throws", items, {16, 16});
   ASSERT_FALSE(report.items[0].ok);

@@ -5,6 +5,7 @@
 #include "common/frames.hpp"
 #include "common/oracle.hpp"
 #include "common/shm_census.hpp"
+#include "common/test_kernels.hpp"
 #include "common/trace_check.hpp"
 #include "tilefork/executor.hpp"
 #include "tilefork/layout.hpp"
@@ -15,7 +16,6 @@
 
 #include <chrono>
 #include <csignal>
-#include <fcntl.h>
 #include <fstream>
 #include <set>
 #include <opencv2/core.hpp>
@@ -28,37 +28,7 @@
 namespace tilefork {
 namespace {
 
-constexpr unsigned char kPoison = 13;
 constexpr const char* kPipeline = "gaussian sigma=1.5 | sobel | invert";
-
-void register_test_kernels() {
-  static bool done = false;
-  if (done) return;
-  done = true;
-  KernelSpec crash_once{.name = "trace_crash_once",
-                        .summary = "inverts; the first process to see the poison value dies",
-                        .params = {},
-                        .pointwise = true,
-                        .halo = nullptr,
-                        .output_type = [](FrameType input, const Params&) { return input; },
-                        .apply = [](const cv::Mat& src, cv::Mat& dst, const Params&) {
-                          if (src.total() > 0 && src.data[0] == kPoison) {
-                            const char* marker = std::getenv("TILEFORK_TEST_MARKER");
-                            if (marker != nullptr && ::open(marker, O_CREAT | O_EXCL | O_WRONLY, 0600) >= 0) {
-                              std::raise(SIGSEGV);
-                            }
-                          }
-                          cv::bitwise_not(src, dst);
-                        }};
-  KernelSpec crash_always = crash_once;
-  crash_always.name = "trace_crash_always";
-  crash_always.apply = [](const cv::Mat& src, cv::Mat& dst, const Params&) {
-    if (src.total() > 0 && src.data[0] == kPoison) std::raise(SIGSEGV);
-    cv::bitwise_not(src, dst);
-  };
-  KernelRegistry::instance().add(crash_once);
-  KernelRegistry::instance().add(crash_always);
-}
 
 // Frames of different sizes and types that the tiles below do not divide.
 std::vector<std::pair<std::string, cv::Mat>> awkward_frames() {
@@ -66,6 +36,13 @@ std::vector<std::pair<std::string, cv::Mat>> awkward_frames() {
           {"b", test::photo_like_frame({97, 61}, CV_8UC1, 2)},
           {"c", test::photo_like_frame({150, 40}, CV_8UC3, 3)},
           {"d", test::photo_like_frame({33, 101}, CV_8UC1, 4)}};
+}
+
+// Two clean frames with a poisoned one (common/test_kernels.hpp) between them.
+std::vector<std::pair<std::string, cv::Mat>> frames_with_poison() {
+  return {{"a", test::photo_like_frame({90, 70}, CV_8UC1, 1)},
+          {"poison", test::poison_frame({50, 40})},
+          {"b", test::photo_like_frame({33, 20}, CV_8UC1, 2)}};
 }
 
 // The grid every stage of every frame is cut with (no stage here changes the size).
@@ -122,7 +99,7 @@ class Tracing : public ::testing::TestWithParam<Backend> {
   static void SetUpTestSuite() {
     cv::setNumThreads(0);
     register_builtin_kernels();
-    register_test_kernels();
+    test::register_test_kernels();
   }
   void SetUp() override { before_ = test::ShmCensus::take(); }
   void TearDown() override {
@@ -247,12 +224,10 @@ TEST_P(Tracing, OffTakesNoRingsAndRecordsNothing) {
 TEST_P(Tracing, CrashedTaskHasNoRecordAndItsRetryHasOne) {
   const std::string marker = dir_ / "crashed-once";
   setenv("TILEFORK_TEST_MARKER", marker.c_str(), 1);
-  cv::Mat poison(40, 50, CV_8UC1, cv::Scalar(kPoison));
-  const std::vector<std::pair<std::string, cv::Mat>> frames = {
-      {"a", test::photo_like_frame({90, 70}, CV_8UC1, 1)}, {"poison", poison}, {"b", test::photo_like_frame({33, 20}, CV_8UC1, 2)}};
+  const auto frames = frames_with_poison();
   const auto items = test::write_batch(dir_, frames, "out");
   RunTrace trace;
-  const Pipeline pipeline = Pipeline::parse("trace_crash_once");
+  const Pipeline pipeline = Pipeline::parse("crash_once");
   const RunReport report = run_forked(pipeline, items, options(trace, {0, 0}, 2));
   unsetenv("TILEFORK_TEST_MARKER");
   ASSERT_TRUE(std::filesystem::exists(marker)) << "the kernel never crashed: the test tests nothing";
@@ -270,12 +245,10 @@ TEST_P(Tracing, CrashedTaskHasNoRecordAndItsRetryHasOne) {
 }
 
 TEST_P(Tracing, FrameThatAlwaysCrashesKeepsTheRecordsOfEveryFinishedTask) {
-  cv::Mat poison(40, 50, CV_8UC1, cv::Scalar(kPoison));
-  const std::vector<std::pair<std::string, cv::Mat>> frames = {
-      {"a", test::photo_like_frame({90, 70}, CV_8UC1, 1)}, {"poison", poison}, {"b", test::photo_like_frame({33, 20}, CV_8UC1, 2)}};
+  const auto frames = frames_with_poison();
   const auto items = test::write_batch(dir_, frames, "out");
   RunTrace trace;
-  const Pipeline pipeline = Pipeline::parse("trace_crash_always");
+  const Pipeline pipeline = Pipeline::parse("crash_always");
   const RunReport report = run_forked(pipeline, items, options(trace, {0, 0}, 2));
   ASSERT_FALSE(report.items[1].ok);
   EXPECT_EQ(trace.tasks(), report.tasks);

@@ -1,9 +1,16 @@
-// TileGrid covers a frame exactly once; source_rect follows the alignment rule and stays inside.
+// TileGrid covers a frame exactly once; source_rect follows the alignment rule and stays inside;
+// tile sizes parse as documented and bad ones are refused with a message naming them.
 #include "tilefork/tile.hpp"
+
+#include "tilefork/errors.hpp"
 
 #include <gtest/gtest.h>
 
 #include <opencv2/core.hpp>
+
+#include <string>
+#include <utility>
+#include <vector>
 
 namespace tilefork {
 namespace {
@@ -48,6 +55,31 @@ TEST(SourceRect, ContainsTileAndHaloAndIsAligned) {
       EXPECT_EQ(source.x % kColumnAlign, 0);
       const int right = source.x + source.width;
       EXPECT_TRUE(right == frame.width || frame.width - right >= kColumnAlign) << "sliver left at " << right;
+    }
+  }
+}
+
+TEST(ParseTileSize, ReadsWxHSquaresAndWhole) {
+  const std::vector<std::pair<std::string, cv::Size>> cases = {
+      {"256x128", {256, 128}}, {"0x64", {0, 64}}, {"64x0", {64, 0}}, {"1x1", {1, 1}},     {"0x0", {0, 0}},
+      {"96", {96, 96}},        {"7", {7, 7}},     {"0", {0, 0}},     {"whole", {0, 0}}, {"0037x05", {37, 5}}};
+  for (const auto& [text, size] : cases) {
+    EXPECT_EQ(parse_tile_size(text, "--tile"), size) << "'" << text << "'";
+  }
+}
+
+TEST(ParseTileSize, RefusesAnythingElseNamingTheValueAndWhatIsExpected) {
+  for (const std::string wrong : {"", "x", "12x", "x12", "-1x4", "4x-1", "-3", "1.5x2", "whole2", "Whole", "12y12",
+                                  "2x3x4", " 12", "12 ", "+5", "12X12", "99999999999x1", "1x99999999999"}) {
+    try {
+      const cv::Size size = parse_tile_size(wrong, "--tile");
+      ADD_FAILURE() << "'" << wrong << "' gave " << size;
+    } catch (const UsageError& error) {
+      const std::string message = error.what();
+      EXPECT_EQ(message.rfind("--tile '" + wrong + "' ", 0), 0u) << message;
+      for (const char* part : {"WxH", "NxN", "'whole'"}) {
+        EXPECT_NE(message.find(part), std::string::npos) << "'" << part << "' missing from: " << message;
+      }
     }
   }
 }

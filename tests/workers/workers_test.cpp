@@ -99,29 +99,22 @@ cv::Mat max3(const cv::Mat& in) {
 // Runs `pipeline` stage by stage: the external kernels as above, the built-in ones through the
 // shared oracle.
 cv::Mat expected_output(const std::string& pipeline, const cv::Mat& input) {
-  cv::Mat frame = input.clone();
-  std::stringstream stages(pipeline);
-  for (std::string stage; std::getline(stages, stage, '|');) {
-    std::istringstream words(stage);
-    std::string kernel;
-    words >> kernel;
-    double gain = 1;
-    for (std::string token; words >> token;) {
-      if (token.rfind("gain=", 0) == 0) gain = std::stod(token.substr(5));
-    }
-    if (kernel == "py_invert") {
-      frame = py_invert(frame, gain);
-    } else if (kernel == "cpp_invert") {
-      cv::Mat out;
-      cv::bitwise_not(frame, out);
-      frame = out;
-    } else if (kernel == "py_max3" || kernel == "cpp_max3") {
-      frame = max3(frame);
-    } else {
-      frame = test::oracle(stage, frame);
-    }
-  }
-  return frame;
+  static const test::ExtraKernels external = {
+      {"py_invert",
+       [](const cv::Mat& in, const test::StageArgs& args) {
+         const auto gain = args.find("gain");
+         return py_invert(in, gain == args.end() ? 1.0 : std::stod(gain->second));
+       }},
+      {"cpp_invert",
+       [](const cv::Mat& in, const test::StageArgs&) {
+         cv::Mat out;
+         cv::bitwise_not(in, out);
+         return out;
+       }},
+      {"py_max3", [](const cv::Mat& in, const test::StageArgs&) { return max3(in); }},
+      {"cpp_max3", [](const cv::Mat& in, const test::StageArgs&) { return max3(in); }},
+  };
+  return test::oracle(pipeline, input, external);
 }
 
 // ---------------------------------------------------------------------------------------------

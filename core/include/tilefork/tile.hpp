@@ -4,6 +4,7 @@
 #include <opencv2/core/types.hpp>
 
 #include <cstdint>
+#include <string_view>
 
 namespace tilefork {
 
@@ -38,5 +39,11 @@ class TileGrid {
 // columns (DESIGN.md, "Tiles, halos and exactness"); the exactness tests decide this rule.
 inline constexpr int kColumnAlign = 64;
 cv::Rect source_rect(cv::Rect tile, int halo, cv::Size frame) noexcept;
+
+// Parses a tile size as users write it: "WxH" ("256x128"; 0 is the whole width or height, so
+// "0x64" is stripes of 64 rows), "N" for NxN, or "whole" for 0x0. Throws UsageError otherwise,
+// with a message that begins with `what` (the option, e.g. "--tile") and the text, and says
+// what is expected.
+cv::Size parse_tile_size(std::string_view text, std::string_view what);
 
 }  // namespace tilefork

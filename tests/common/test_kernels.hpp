@@ -1,0 +1,25 @@
+// Misbehaving test kernels: they invert like `invert`, except on poisoned tiles, where they crash,
+// abort, throw or hang, so that tests can watch the executors isolate the damage.
+#pragma once
+
+#include <opencv2/core/mat.hpp>
+
+namespace tilefork::test {
+
+// A frame whose first pixel holds this value makes the test kernels misbehave.
+constexpr unsigned char kPoison = 13;
+
+// Registers, once per process:
+// - crash_once: the first process to see a poisoned tile creates the file named by
+//   TILEFORK_TEST_MARKER and dies of SIGSEGV; every later attempt (the retry) inverts;
+// - crash_always: SIGSEGV on every poisoned tile;
+// - aborts: std::abort() (SIGABRT) on every poisoned tile;
+// - throws: std::runtime_error("bad pixel") on every poisoned tile;
+// - hangs: never returns from a poisoned tile.
+// All are pointwise and keep the input's type, so the oracle of the clean frames is `invert`.
+void register_test_kernels();
+
+// An 8-bit gray frame of `size` filled with kPoison.
+cv::Mat poison_frame(cv::Size size);
+
+}  // namespace tilefork::test
