@@ -140,12 +140,12 @@ VideoStream::VideoStream(std::string input, std::string output, VideoInfo info, 
       output_(std::move(output)),
       info_(info),
       encoding_(encoding),
-      codec_(std::make_unique<Codec>()),
-      end_(info.frames) {}
+      codec_(std::make_unique<Codec>()) {}
 
 VideoStream::~VideoStream() = default;
 
-cv::Mat VideoStream::read(std::uint32_t frame) {
+cv::Mat VideoStream::read(std::uint32_t frame, const cv::Mat& destination) {
+  if (frame >= end_) return {};
   if (frame != read_next_) {
     throw std::logic_error(fmt::format("video '{}': frame {} read out of order ({} was next)", input_, frame,
                                        read_next_));
@@ -155,17 +155,20 @@ cv::Mat VideoStream::read(std::uint32_t frame) {
       throw ImageError(fmt::format("cannot open video '{}' (it could be probed before: was it changed?)", input_));
     }
   }
-  cv::Mat image;
+  // VideoCapture::read copies the decoder's picture into the Mat it is given, and reuses that
+  // Mat's memory when its size and type match: so a header over `destination` takes the frame
+  // straight there; any other frame gets memory of its own.
+  cv::Mat image = destination;
   try {
     if (!codec_->capture.read(image) || image.empty()) {
       codec_->capture.release();
+      end_at(frame);
       return {};
     }
   } catch (const cv::Exception& error) {
     throw ImageError(fmt::format("cannot decode frame {} of '{}': {}", frame, input_, error.err));
   }
   ++read_next_;
-  if (read_next_ == end_) codec_->capture.release();
   if (image.size() != info_.size || image.type() != info_.type.cv_type()) {
     throw ImageError(fmt::format("frame {} of '{}' is {}x{} {}, not {}x{} {} as the video's header says", frame,
                                  input_, image.cols, image.rows, to_string(FrameType{image.depth(), image.channels()}),
