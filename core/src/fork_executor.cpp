@@ -475,7 +475,7 @@ class Coordinator {
     const std::uint32_t frame = video.next_to_read();
     std::string error;
     const std::uint64_t begin = trace_ ? now_ns() : 0;
-    const LoadedFrame loaded = read_video_frame(job_.pipeline, video, frame, error);
+    const LoadedFrame loaded = read_video_frame(job_.pipeline, video, frame, error, slot_plane(slot, item));
     if (trace_) {
       coordinator_record({.begin_ns = begin, .end_ns = now_ns(), .item = static_cast<std::uint32_t>(index),
                           .width = loaded.image.cols, .height = loaded.image.rows, .kind = TraceKind::decode});
@@ -513,12 +513,13 @@ class Coordinator {
     return true;
   }
 
-  // Video frames are decoded here, in order (a codec is sequential), straight into the slot;
-  // their load task is then empty. Returns false when the frame is settled without running.
+  // Video frames are decoded here, in order (a codec is sequential), straight into the slot
+  // (one copy fewer per frame than decoding into a Mat of their own); their load task is then
+  // empty. Returns false when the frame is settled without running.
   bool start_video_frame(std::uint32_t slot, std::size_t index, ItemResult& result) {
     const WorkItem& item = job_.items[index];
     const std::uint64_t begin = trace_ ? now_ns() : 0;
-    const LoadedFrame frame = read_video_item(job_.pipeline, item, result);
+    const LoadedFrame frame = read_video_item(job_.pipeline, item, result, slot_plane(slot, item));
     if (trace_) {
       coordinator_record({.begin_ns = begin, .end_ns = now_ns(), .item = static_cast<std::uint32_t>(index),
                           .width = frame.image.cols, .height = frame.image.rows, .kind = TraceKind::decode});
@@ -532,6 +533,15 @@ class Coordinator {
       item.video->fail(item.video_frame, result.error);
       return false;
     }
+  }
+
+  // Plane 0 of `slot` as a frame of the type and size the item's header announces, for a video
+  // frame to be decoded straight into it (as a worker loads an image file: Worker::load); empty
+  // when that would not fit. The decoder writes elsewhere when the frame differs (place_frame
+  // then copies it, or refuses it).
+  cv::Mat slot_plane(std::uint32_t slot, const WorkItem& item) const {
+    if (item.info.max_bytes() > job_.layout.plane_capacity()) return {};
+    return cv::Mat(item.info.size, item.info.type.cv_type(), job_.layout.plane(job_.segment.data(), slot, 0));
   }
 
   // Takes the result of a finished slot. A video frame waits in its slot until the frames before
