@@ -256,8 +256,8 @@ void print_plan(const Pipeline& pipeline, const std::vector<Input>& inputs, Fram
       tiles = error.what();
     }
     const std::string video =
-        input.video ? fmt::format("video, {} frames at {:.3g} fps, codec {}; ", input.video->frames, input.video->fps,
-                                  fourcc_text(input.video->fourcc))
+        input.video ? fmt::format("video, {} frames announced, {:.3g} fps, codec {}; ", input.video->frames,
+                                  input.video->fps, fourcc_text(input.video->fourcc))
                     : std::string();
     fmt::print("  {} -> {} ({}{}x{} {}; tasks per stage {})\n", item.input, item.output, video,
                item.info.size.width, item.info.size.height, to_string(item.info.type), tiles);

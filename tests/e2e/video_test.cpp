@@ -110,13 +110,15 @@ void set_matroska_duration(const std::string& path, double written_ms, double ne
   const std::string id = "\x44\x89\x88";
   std::size_t at = bytes.find(id);
   for (; at != std::string::npos; at = bytes.find(id, at + 1)) {
+    if (at + 11 > bytes.size()) at = std::string::npos;
+    if (at == std::string::npos) break;
     std::uint64_t bits = 0;
-    for (int k = 0; k < 8; ++k) bits = (bits << 8) | static_cast<unsigned char>(bytes[at + 3 + static_cast<std::size_t>(k)]);
+    for (std::size_t k = 0; k < 8; ++k) bits = (bits << 8) | static_cast<unsigned char>(bytes[at + 3 + k]);
     if (std::abs(std::bit_cast<double>(bits) - written_ms) < 1) break;
   }
   ASSERT_NE(at, std::string::npos) << "no Duration of " << written_ms << " ms in " << path;
   std::uint64_t bits = std::bit_cast<std::uint64_t>(new_ms);
-  for (int k = 7; k >= 0; --k, bits >>= 8) bytes[at + 3 + static_cast<std::size_t>(k)] = static_cast<char>(bits & 0xFF);
+  for (std::size_t k = 8; k-- > 0; bits >>= 8) bytes[at + 3 + k] = static_cast<char>(bits & 0xFF);
   std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
 }
 
@@ -126,7 +128,9 @@ std::string make_miscounted_video(const std::string& path, int held, int announc
   {
     cv::VideoWriter writer(path, cv::CAP_FFMPEG, cv::VideoWriter::fourcc('F', 'F', 'V', '1'), 12, {97, 61}, true);
     EXPECT_TRUE(writer.isOpened()) << path;
-    for (int i = 0; i < held; ++i) writer.write(test::photo_like_frame({97, 61}, CV_8UC3, 500 + static_cast<unsigned>(i)));
+    for (int i = 0; i < held; ++i) {
+      writer.write(test::photo_like_frame({97, 61}, CV_8UC3, 500 + static_cast<unsigned>(i)));
+    }
   }
   set_matroska_duration(path, held * 1000.0 / 12, announced * 1000.0 / 12);
   cv::VideoCapture capture(path, cv::CAP_FFMPEG);
@@ -141,7 +145,10 @@ TEST_F(Videos, FramesPastTheCountTheHeaderAnnouncesAreWrittenToo) {
   // fork executor read the frames past the count while the earlier ones still run.
   const std::string input = make_miscounted_video(dir_ / "in/clip.mkv", 10, 6);
   const std::vector<std::vector<std::string>> executors = {
-      {"--executor", "fork", "--slots", "2"}, {"--executor", "fork"}, {"--executor", "serial"}, {"--executor", "threads"}};
+      {"--executor", "fork", "--slots", "2"},
+      {"--executor", "fork"},
+      {"--executor", "serial"},
+      {"--executor", "threads"}};
   for (const auto& how : executors) {
     const std::string out = dir_ / fmt::format("out-{}", fmt::join(how, ""));
     std::vector<std::string> args = {"run", "-p", "gaussian sigma=2 | invert", "--workers", "2", "--tile", "32x16",
