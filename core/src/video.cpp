@@ -68,6 +68,19 @@ std::string lower_extension(std::string_view path) {
   return extension;
 }
 
+// Containers whose header stores a frame count that FFmpeg hands on (AVI's stream length, the
+// sample count of MP4 and QuickTime). OpenCV 4.6's FFmpeg reader will not read past one frame
+// more than that count (CvCapture_FFMPEG::grabFrame returns false once frame_number exceeds
+// nb_frames): a stream that ends exactly there may have been cut by it, and there is no way to
+// read on through OpenCV. Matroska, WebM, MPEG-TS and the like store no count, and are read to
+// their end (checked here with a Matroska file announcing 6 of its 10 frames, and an AVI whose
+// stream length says 6 of its 10: OpenCV read 10 and 7).
+bool stores_frame_count(std::string_view path) {
+  static constexpr std::array<std::string_view, 5> kCounted = {".avi", ".mp4", ".m4v", ".mov", ".3gp"};
+  const std::string extension = lower_extension(path);
+  return std::find(kCounted.begin(), kCounted.end(), extension) != kCounted.end();
+}
+
 }  // namespace
 
 bool is_video_path(std::string_view path) {
@@ -162,6 +175,14 @@ cv::Mat VideoStream::read(std::uint32_t frame, const cv::Mat& destination) {
   try {
     if (!codec_->capture.read(image) || image.empty()) {
       codec_->capture.release();
+      if (frame == info_.frames + 1 && stores_frame_count(input_)) {
+        throw ImageError(fmt::format(
+            "its header says it holds {} frames, its stream held more, and OpenCV's FFmpeg reader stops one frame "
+            "past the count a {} header stores: frames after frame {} may exist and cannot be read, so the video is "
+            "not written. Remux it to Matroska, whose frames are read to the end (ffmpeg -i '{}' -c copy OUT.mkv), "
+            "and run that",
+            info_.frames, lower_extension(input_), frame - 1, input_));
+      }
       end_at(frame);
       return {};
     }

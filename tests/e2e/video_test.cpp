@@ -166,6 +166,39 @@ TEST_F(Videos, FramesPastTheCountTheHeaderAnnouncesAreWrittenToo) {
   }
 }
 
+TEST_F(Videos, AnAviWhoseStoredCountOpenCvStopsAtFailsInsteadOfLosingFrames) {
+  // An AVI stores its frame count (the video stream header's dwLength), and OpenCV 4.6's reader
+  // stops one frame past it, whatever the stream holds. 10 frames whose header says 6: OpenCV
+  // gives 7 and no sign of the other 3, so the video must fail, not be written with 7.
+  const std::string input = dir_ / "in/clip.avi";
+  {
+    cv::VideoWriter writer(input, cv::CAP_FFMPEG, cv::VideoWriter::fourcc('F', 'F', 'V', '1'), 12, {64, 48}, true);
+    ASSERT_TRUE(writer.isOpened());
+    for (int i = 0; i < 10; ++i) {
+      writer.write(test::photo_like_frame({64, 48}, CV_8UC3, 900 + static_cast<unsigned>(i)));
+    }
+  }
+  std::string bytes = test::slurp(input);
+  const std::size_t strh = bytes.find("strh");
+  ASSERT_NE(strh, std::string::npos);
+  const std::size_t length = strh + 8 + 32;  // AVISTREAMHEADER: fccType, fccHandler, flags, ... dwStart, dwLength
+  ASSERT_EQ(static_cast<unsigned char>(bytes[length]), 10u) << "the stream length FFmpeg wrote";
+  bytes[length] = 6;
+  std::ofstream(input, std::ios::binary | std::ios::trunc) << bytes;
+  ASSERT_EQ(cv::VideoCapture(input, cv::CAP_FFMPEG).get(cv::CAP_PROP_FRAME_COUNT), 6);
+  ASSERT_EQ(read_video(input).frames.size(), 7u) << "OpenCV stops one frame past the stored count";
+  for (const std::string executor : {"fork", "serial", "threads"}) {
+    const std::string out = dir_ / ("out-" + executor);
+    const auto result = tilefork({"run", "-p", "invert", "--executor", executor, "--workers", "2", "--slots", "2",
+                                  "-o", out, input});
+    EXPECT_EQ(result.code, 3) << executor << ": " << result.err;
+    const std::string line = "tilefork: error: " + input + ": frame 7: its header says it holds 6 frames";
+    EXPECT_EQ(test::count_lines_with(result.err, line), 1u) << executor << ": " << result.err;
+    EXPECT_NE(result.err.find("Remux it to Matroska"), std::string::npos) << executor << ": " << result.err;
+    EXPECT_TRUE(!fs::exists(out) || fs::is_empty(out)) << executor << ": no output, not even a temporary one";
+  }
+}
+
 TEST_F(Videos, FramesTheHeaderAnnouncesAndTheStreamLacksAreNoted) {
   const std::string input = make_miscounted_video(dir_ / "in/clip.mkv", 5, 9);
   for (const std::string executor : {"fork", "serial", "threads"}) {
