@@ -109,8 +109,11 @@ struct Input {
   WorkItem item;                    // input, output, header (images) or the reason it cannot run
   std::optional<VideoInfo> video;   // a video's stream properties
   bool skipped = false;             // --skip-existing found its output done
-  std::size_t frames = 1;           // frames it stands for in the run
+  std::size_t frames = 1;           // frames it stands for in the run (a video: as its header announces)
   std::size_t frames_absent = 0;    // video frames announced and not in the stream
+  std::size_t frames_extra = 0;     // video frames in the stream past the announced ones (run too)
+  // The frames a video's stream held, when it was read to its end.
+  std::size_t frames_held() const { return frames - frames_absent + frames_extra; }
   bool ok = false;
   std::string error;
 };
@@ -135,7 +138,8 @@ void probe_inputs(std::vector<Input>& inputs) {
 }
 
 // The frames of a run: an image file is one, a video one per frame its header announces, all
-// sharing its stream. `owner` maps each frame back to its input.
+// sharing its stream (the item of the last also runs any frames the stream holds past it).
+// `owner` maps each frame back to its input.
 struct Frames {
   std::vector<WorkItem> items;
   std::vector<std::size_t> owner;
@@ -170,6 +174,7 @@ void settle_inputs(std::vector<Input>& inputs, const Frames& frames, const RunRe
     Input& input = inputs[frames.owner[k]];
     const ItemResult& result = report.items[k];
     input.frames_absent += result.absent ? 1 : 0;
+    input.frames_extra += result.extra_frames;
     if (result.ok || !input.ok) continue;
     input.ok = false;
     input.error = input.video && !result.error.empty() && result.error.find(input.item.input) == std::string::npos
@@ -186,7 +191,7 @@ void settle_inputs(std::vector<Input>& inputs, const Frames& frames, const RunRe
     }
   }
   for (Input& input : inputs) {
-    if (input.ok && input.video && input.frames_absent == input.frames) {
+    if (input.ok && input.video && input.frames_held() == 0) {
       input.ok = false;
       input.error = "the video holds no frame";
     }
@@ -230,12 +235,20 @@ void print_plan(const Pipeline& pipeline, const std::vector<Input>& inputs, Fram
       tiles = error.what();
     }
     const std::string video =
-        input.video ? fmt::format("video, {} frames at {:.3g} fps, codec {}; ", input.video->frames, input.video->fps,
-                                  fourcc_text(input.video->fourcc))
+        input.video ? fmt::format("video, {} frames announced, {:.3g} fps, codec {}; ", input.video->frames,
+                                  input.video->fps, fourcc_text(input.video->fourcc))
                     : std::string();
     fmt::print("  {} -> {} ({}{}x{} {}; tasks per stage {})\n", item.input, item.output, video,
                item.info.size.width, item.info.size.height, to_string(item.info.type), tiles);
   }
+}
+
+// The frames of a run as the streams held them: announced video frames that were absent do not
+// count, frames past the announced ones do.
+std::size_t frames_run(const RunReport& report) {
+  std::size_t frames = 0;
+  for (const ItemResult& result : report.items) frames += (result.absent ? 0 : 1) + result.extra_frames;
+  return frames;
 }
 
 nlohmann::json summary_json(const Pipeline& pipeline, const std::vector<Input>& inputs, const RunReport& report,
@@ -258,7 +271,7 @@ nlohmann::json summary_json(const Pipeline& pipeline, const std::vector<Input>& 
       ++failed;
     }
     if (input.video) {
-      entry["frames"] = input.frames - input.frames_absent;
+      entry["frames"] = input.frames_held();
       entry["fps"] = input.video->fps;
       entry["codec"] = fourcc_text(input.video->fourcc);
     }
@@ -267,7 +280,7 @@ nlohmann::json summary_json(const Pipeline& pipeline, const std::vector<Input>& 
   nlohmann::json summary = {{"pipeline", pipeline.describe()},
                             {"items", list},
                             {"totals", {{"ok", ok}, {"failed", failed}, {"skipped", skipped}}},
-                            {"frames", report.items.size()},
+                            {"frames", frames_run(report)},
                             {"seconds", report.seconds},
                             {"megapixels", static_cast<double>(report.pixels) / 1e6},
                             {"workers", report.workers},
@@ -413,7 +426,7 @@ int run(const RunArguments& arguments) {
                "pipeline \"{}\"; executor {}, {} worker{}, tiles {}{}\n",
                done, todo, todo == 1 ? "" : "s", arguments.output_dir,
                failed == 0 ? std::string() : fmt::format(", {} failed (listed above)", failed),
-               frames.items.size() != todo ? fmt::format(" ({} frames)", frames.items.size()) : std::string(),
+               frames_run(report) != todo ? fmt::format(" ({} frames)", frames_run(report)) : std::string(),
                skipped == 0 ? "" : fmt::format(", {} skipped as done", skipped), megapixels, report.seconds,
                report.seconds > 0 ? megapixels / report.seconds : 0.0, pipeline.describe(),
                to_string(options.executor), report.workers, report.workers == 1 ? "" : "s", arguments.tile,
@@ -422,9 +435,9 @@ int run(const RunArguments& arguments) {
                                  static_cast<double>(report.segment_bytes) / (1 << 20))
                    : std::string());
     for (const Input& input : inputs) {
-      if (input.ok && input.frames_absent > 0) {
-        fmt::print(stderr, "tilefork: note: {}: its header announced {} frames, its stream held {}\n",
-                   input.item.input, input.frames, input.frames - input.frames_absent);
+      if (input.ok && input.frames_held() != input.frames) {
+        fmt::print(stderr, "tilefork: note: {}: its header announced {} frames, its stream held {} (all written)\n",
+                   input.item.input, input.frames, input.frames_held());
       }
     }
     if (report.workers_replaced > 0) {

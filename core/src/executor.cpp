@@ -69,43 +69,48 @@ LoadedFrame load_frame(const Pipeline& pipeline, const WorkItem& item, const cv:
   return frame;
 }
 
-LoadedFrame read_video_frame(const Pipeline& pipeline, const WorkItem& item, ItemResult& result) {
-  VideoStream& video = *item.video;
+LoadedFrame read_video_frame(const Pipeline& pipeline, VideoStream& video, std::uint32_t frame, std::string& error,
+                             const cv::Mat& destination) {
+  error.clear();
   if (video.failed()) {
-    result.error = fmt::format("frame {} not processed: another frame of this video failed", item.video_frame);
+    error = fmt::format("frame {} not processed: another frame of this video failed", frame);
     return {};
   }
   try {
-    LoadedFrame frame;
-    if (item.video_frame < video.end()) frame.image = video.read(item.video_frame);
-    if (frame.image.empty()) {  // the stream ended before this frame
-      video.end_at(item.video_frame);
-      result.ok = true;
-      result.absent = true;
-      return {};
-    }
-    frame.plan = pipeline.plan({frame.image.depth(), frame.image.channels()}, frame.image.size());
-    return frame;
-  } catch (const std::exception& error) {
-    result.error = error.what();
-    video.fail(item.video_frame, result.error);
+    LoadedFrame loaded;
+    loaded.image = video.read(frame, destination);
+    if (loaded.image.empty()) return {};  // the stream ended before this frame
+    loaded.plan = pipeline.plan({loaded.image.depth(), loaded.image.channels()}, loaded.image.size());
+    return loaded;
+  } catch (const std::exception& failure) {
+    error = failure.what();
+    video.fail(frame, error);
     return {};
   }
 }
 
-void write_video_frame(const WorkItem& item, const cv::Mat& image, ItemResult& result) {
-  VideoStream& video = *item.video;
-  result.ok = false;
+LoadedFrame read_video_item(const Pipeline& pipeline, const WorkItem& item, ItemResult& result,
+                            const cv::Mat& destination) {
+  LoadedFrame frame = read_video_frame(pipeline, *item.video, item.video_frame, result.error, destination);
+  if (frame.image.empty() && result.error.empty()) {  // announced, and not in the stream: fine
+    result.ok = true;
+    result.absent = true;
+  }
+  return frame;
+}
+
+bool write_video_frame(VideoStream& video, std::uint32_t frame, const cv::Mat& image, std::string& error) {
   if (video.failed()) {
-    result.error = fmt::format("frame {} not written: another frame of this video failed", item.video_frame);
-    return;
+    error = fmt::format("frame {} not written: another frame of this video failed", frame);
+    return false;
   }
   try {
-    video.write(item.video_frame, image);
-    result.ok = true;
-  } catch (const std::exception& error) {
-    result.error = error.what();
-    video.fail(item.video_frame, result.error);
+    video.write(frame, image);
+    return true;
+  } catch (const std::exception& failure) {
+    error = failure.what();
+    video.fail(frame, error);
+    return false;
   }
 }
 
@@ -149,14 +154,13 @@ std::uint64_t process_private_frame(const Pipeline& pipeline, const WorkItem& it
            .stage = static_cast<std::uint16_t>(stage),
            .kind = kind});
   };
-  try {
-    std::uint64_t begin = trace ? trace_clock_ns() : 0;
-    LoadedFrame frame = item.video ? read_video_frame(pipeline, item, result) : load_frame(pipeline, item);
-    if (frame.image.empty()) return 0;  // a video frame settled without running
-    if (trace) record(TraceKind::load, begin, 0, 0, cv::Rect({0, 0}, frame.image.size()));
+  // One frame through every stage, and its output stored (an image) or encoded (a video frame,
+  // `frame_number`). Returns false when the video frame could not be encoded (`write_error` says why).
+  std::uint64_t tasks = 0;
+  auto run_frame = [&](const LoadedFrame& frame, std::uint32_t frame_number, std::string& write_error) {
     std::vector<cv::Mat> planes(frame.plan.planes);
     planes[0] = frame.image;
-    std::uint64_t tasks = 2;
+    tasks += 2;
     for (std::uint32_t s = 0; s < pipeline.stages().size(); ++s) {
       const int in = frame.plan.in_plane[s];
       const int out = frame.plan.out_plane[s];
@@ -175,22 +179,45 @@ std::uint64_t process_private_frame(const Pipeline& pipeline, const WorkItem& it
       tasks += grid.count();
     }
     const cv::Mat& output = planes[frame.plan.result_plane()];
-    begin = trace ? trace_clock_ns() : 0;
+    const std::uint64_t begin = trace ? trace_clock_ns() : 0;
+    bool written = true;
     if (item.video) {
-      write_video_frame(item, output, result);
-      if (trace) record(TraceKind::store, begin, 0, 0, cv::Rect({0, 0}, output.size()));
-      if (!result.ok) return tasks;
-    } else {
-      if (!item.output.empty()) store_image(output, item.output, item.quality);
-      if (trace) record(TraceKind::store, begin, 0, 0, cv::Rect({0, 0}, output.size()));
-      result.ok = true;
+      written = write_video_frame(*item.video, frame_number, output, write_error);
+    } else if (!item.output.empty()) {
+      store_image(output, item.output, item.quality);
     }
-    pixels += static_cast<std::uint64_t>(frame.image.total());
+    if (trace) record(TraceKind::store, begin, 0, 0, cv::Rect({0, 0}, output.size()));
+    if (written) pixels += static_cast<std::uint64_t>(frame.image.total());
+    return written;
+  };
+  std::uint32_t frame_number = item.video_frame;
+  try {
+    std::uint64_t begin = trace ? trace_clock_ns() : 0;
+    LoadedFrame frame = item.video ? read_video_item(pipeline, item, result) : load_frame(pipeline, item);
+    if (frame.image.empty()) return 0;  // a video frame settled without running
+    if (trace) record(TraceKind::load, begin, 0, 0, cv::Rect({0, 0}, frame.image.size()));
+    result.ok = run_frame(frame, frame_number, result.error);
+    // The frames the stream holds past the ones its header announced: on to the end.
+    while (result.ok && item.video && item.video->last_announced(item.video_frame)) {
+      begin = trace ? trace_clock_ns() : 0;
+      frame_number = item.video->next_to_read();
+      std::string error;
+      frame = read_video_frame(pipeline, *item.video, frame_number, error);
+      if (frame.image.empty() && error.empty()) break;  // the end of the stream
+      if (!frame.image.empty()) {
+        ++result.extra_frames;
+        if (trace) record(TraceKind::load, begin, 0, 0, cv::Rect({0, 0}, frame.image.size()));
+        if (run_frame(frame, frame_number, error)) continue;
+      }
+      result.ok = false;
+      result.error = fmt::format("frame {}: {}", frame_number, error);
+    }
     return tasks;
   } catch (const std::exception& error) {
     result.ok = false;
-    result.error = error.what();
-    if (item.video) item.video->fail(item.video_frame, result.error);
+    result.error = frame_number == item.video_frame ? std::string(error.what())
+                                                    : fmt::format("frame {}: {}", frame_number, error.what());
+    if (item.video) item.video->fail(frame_number, error.what());
     return 0;
   }
 }

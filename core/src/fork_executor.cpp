@@ -303,6 +303,10 @@ class Worker {
 // The coordinator side: hands items to free slots, collects results, replaces dead workers.
 class Coordinator {
  public:
+  // What a step did to a slot's item: nothing yet (no), freed the slot with frames of the item
+  // still to come (slot), or settled the item (item).
+  enum class Settled { no, slot, item };
+
   Coordinator(const ForkJob& job, const RunOptions& options, RunReport& report)
       : job_(job),
         options_(options),
@@ -310,7 +314,8 @@ class Coordinator {
         scheduler_(job.layout, job.segment.data(), static_cast<std::uint32_t>(job.pipeline.stages().size())),
         stall_seen_(job.layout.slot_count(), ~std::uint64_t{0}),
         trace_(job.layout.trace_ring_records() > 0 ? options.trace : nullptr),
-        pid_(static_cast<std::int32_t>(getpid())) {}
+        pid_(static_cast<std::int32_t>(getpid())),
+        slot_frame_(job.layout.slot_count(), 0) {}
 
   // Runs the batch. Whatever happens (an exception, an interrupt), the records the workers
   // published are drained into the trace before this returns or throws.
@@ -360,13 +365,19 @@ class Coordinator {
       for (std::uint32_t slot = 0; slot < job_.layout.slot_count(); ++slot) {
         SlotHeader& header = scheduler_.header(slot);
         const auto state = static_cast<SlotState>(header.state.load(std::memory_order_acquire));
-        if ((state == SlotState::done || state == SlotState::failed) && collect(slot, state)) {
-          ++finished;
+        if (state == SlotState::done || state == SlotState::failed) {
           const std::uint32_t item = header.item.load();
-          look_again = look_again || job_.items[item].video != nullptr;
-          report_progress(finished, item);
+          const Settled collected = collect(slot, state);
+          look_again = look_again || (collected != Settled::no && job_.items[item].video != nullptr);
+          if (collected == Settled::item) report_progress(++finished, item);
         }
         if (static_cast<SlotState>(header.state.load(std::memory_order_relaxed)) != SlotState::free) continue;
+        if (reading_tail_) {
+          const std::size_t item = *reading_tail_;
+          const Settled read = continue_tail(slot);
+          if (read == Settled::no) continue;  // the slot holds the stream's next frame
+          if (read == Settled::item) report_progress(++finished, item);
+        }
         while (next < job_.items.size()) {
           const std::size_t item = next++;
           if (start(slot, item)) break;
@@ -441,16 +452,75 @@ class Coordinator {
       return false;
     }
     if (item.video && !start_video_frame(slot, index, result)) return false;
-    scheduler_.start_frame(slot, static_cast<std::uint32_t>(index), index);
+    scheduler_.start_frame(slot, static_cast<std::uint32_t>(index), frame_seq_++);
+    if (item.video) {
+      slot_frame_[slot] = item.video_frame;
+      if (item.video->last_announced(item.video_frame)) {
+        tails_[index].in_slots = 1;
+        reading_tail_ = index;
+      }
+    }
     return true;
   }
 
-  // Video frames are decoded here, in order (a codec is sequential), straight into the slot;
-  // their load task is then empty. Returns false when the frame is settled without running.
+  // The frames a video's stream holds past its announced count are read, one per free slot,
+  // after its last announced frame and before anything else starts, until the stream ends: the
+  // header's count plans the batch, it does not cut the video short. Returns Settled::no when
+  // `slot` now holds the next frame; otherwise the stream has ended (or failed), and
+  // Settled::item when that settles the tail's item.
+  Settled continue_tail(std::uint32_t slot) {
+    const std::size_t index = *reading_tail_;
+    const WorkItem& item = job_.items[index];
+    VideoStream& video = *item.video;
+    Tail& tail = tails_.at(index);
+    const std::uint32_t frame = video.next_to_read();
+    std::string error;
+    const std::uint64_t begin = trace_ ? now_ns() : 0;
+    const LoadedFrame loaded = read_video_frame(job_.pipeline, video, frame, error, slot_plane(slot, item));
+    if (trace_) {
+      coordinator_record({.begin_ns = begin, .end_ns = now_ns(), .item = static_cast<std::uint32_t>(index),
+                          .width = loaded.image.cols, .height = loaded.image.rows, .kind = TraceKind::decode});
+    }
+    if (!loaded.image.empty()) {
+      try {
+        place_frame(job_, scheduler_.header(slot), slot, loaded, item);
+        scheduler_.start_frame(slot, static_cast<std::uint32_t>(index), frame_seq_++);
+        slot_frame_[slot] = frame;
+        ++tail.in_slots;
+        ++tail.extra;
+        return Settled::no;
+      } catch (const std::exception& failure) {
+        error = failure.what();
+        video.fail(frame, error);
+      }
+    }
+    reading_tail_.reset();
+    tail.reading = false;
+    if (!error.empty()) tail.fail(fmt::format("frame {}: {}", frame, error));
+    return settle_tail(index) ? Settled::item : Settled::slot;
+  }
+
+  // Writes the result of a tail's item once its stream has ended and none of its frames is left
+  // in a slot. Returns false while that is not so.
+  bool settle_tail(std::size_t index) {
+    const auto found = tails_.find(index);
+    const Tail& tail = found->second;
+    if (tail.reading || tail.in_slots > 0) return false;
+    ItemResult& result = report_.items[index];
+    result.ok = tail.ok;
+    result.error = tail.error;
+    result.extra_frames = tail.extra;
+    tails_.erase(found);
+    return true;
+  }
+
+  // Video frames are decoded here, in order (a codec is sequential), straight into the slot
+  // (one copy fewer per frame than decoding into a Mat of their own); their load task is then
+  // empty. Returns false when the frame is settled without running.
   bool start_video_frame(std::uint32_t slot, std::size_t index, ItemResult& result) {
     const WorkItem& item = job_.items[index];
     const std::uint64_t begin = trace_ ? now_ns() : 0;
-    const LoadedFrame frame = read_video_frame(job_.pipeline, item, result);
+    const LoadedFrame frame = read_video_item(job_.pipeline, item, result, slot_plane(slot, item));
     if (trace_) {
       coordinator_record({.begin_ns = begin, .end_ns = now_ns(), .item = static_cast<std::uint32_t>(index),
                           .width = frame.image.cols, .height = frame.image.rows, .kind = TraceKind::decode});
@@ -466,42 +536,62 @@ class Coordinator {
     }
   }
 
+  // Plane 0 of `slot` as a frame of the type and size the item's header announces, for a video
+  // frame to be decoded straight into it (as a worker loads an image file: Worker::load); empty
+  // when that would not fit. The decoder writes elsewhere when the frame differs (place_frame
+  // then copies it, or refuses it).
+  cv::Mat slot_plane(std::uint32_t slot, const WorkItem& item) const {
+    if (item.info.max_bytes() > job_.layout.plane_capacity()) return {};
+    return cv::Mat(item.info.size, item.info.type.cv_type(), job_.layout.plane(job_.segment.data(), slot, 0));
+  }
+
   // Takes the result of a finished slot. A video frame waits in its slot until the frames before
-  // it are encoded: returns false, and the slot stays, while it waits.
-  bool collect(std::uint32_t slot, SlotState state) {
+  // it are encoded: returns Settled::no, and the slot stays, while it waits. Settled::slot: the
+  // slot is free, and its item still has frames to come (a tail); Settled::item: the item is done.
+  Settled collect(std::uint32_t slot, SlotState state) {
     SlotHeader& header = scheduler_.header(slot);
     const std::uint32_t item = header.item.load(std::memory_order_relaxed);
     const WorkItem& work = job_.items[item];
-    ItemResult& result = report_.items[item];
-    if (work.video && state == SlotState::done && !work.video->failed() && !work.video->expects(work.video_frame)) {
-      return false;
+    const std::uint32_t frame = slot_frame_[slot];
+    if (work.video && state == SlotState::done && !work.video->failed() && !work.video->expects(frame)) {
+      return Settled::no;
     }
-    result.ok = state == SlotState::done;
-    if (!result.ok) {
-      result.error = header.error_text;
-      if (work.video) work.video->fail(work.video_frame, result.error);
+    bool ok = state == SlotState::done;
+    std::string error;
+    if (!ok) {
+      error = header.error_text;
+      if (work.video) work.video->fail(frame, error);
     } else if (work.video) {
-      encode_video_frame(slot, header, work, result);
+      ok = encode_video_frame(slot, header, *work.video, frame, error);
     }
-    if (result.ok) {
-      report_.pixels += static_cast<std::uint64_t>(header.rows) * static_cast<std::uint64_t>(header.cols);
-    }
+    if (ok) report_.pixels += static_cast<std::uint64_t>(header.rows) * static_cast<std::uint64_t>(header.cols);
     stall_seen_[slot] = ~std::uint64_t{0};
     header.frame_seq.store(~std::uint64_t{0}, std::memory_order_relaxed);
     header.state.store(static_cast<std::uint32_t>(SlotState::free), std::memory_order_release);
-    return true;
+    const auto tail = tails_.find(item);
+    if (tail == tails_.end()) {
+      ItemResult& result = report_.items[item];
+      result.ok = ok;
+      if (!ok) result.error = std::move(error);
+      return Settled::item;
+    }
+    --tail->second.in_slots;
+    if (!ok) tail->second.fail(frame == work.video_frame ? error : fmt::format("frame {}: {}", frame, error));
+    return settle_tail(item) ? Settled::item : Settled::slot;
   }
 
-  void encode_video_frame(std::uint32_t slot, const SlotHeader& header, const WorkItem& work, ItemResult& result) {
+  bool encode_video_frame(std::uint32_t slot, const SlotHeader& header, VideoStream& video, std::uint32_t frame,
+                          std::string& error) {
     const FramePlan plan = job_.pipeline.plan({header.depth, header.channels}, {header.cols, header.rows});
     const cv::Mat image(plan.sizes.back(), plan.types.back().cv_type(),
                         job_.layout.plane(job_.segment.data(), slot, static_cast<std::uint32_t>(plan.result_plane())));
     const std::uint64_t begin = trace_ ? now_ns() : 0;
-    write_video_frame(work, image, result);
+    const bool written = write_video_frame(video, frame, image, error);
     if (trace_) {
       coordinator_record({.begin_ns = begin, .end_ns = now_ns(), .item = header.item.load(std::memory_order_relaxed),
                           .width = image.cols, .height = image.rows, .kind = TraceKind::encode});
     }
+    return written;
   }
 
   void report_progress(std::size_t finished, std::size_t item) {
@@ -645,6 +735,20 @@ class Coordinator {
     std::fprintf(stderr, "tilefork: %s\n", line.c_str());
   }
 
+  // The item of a video's last announced frame, from its start until its stream has ended and
+  // every frame read past it is written (or the video failed).
+  struct Tail {
+    std::uint32_t in_slots = 0;  // its frames in slots
+    bool reading = true;         // the end of the stream not reached yet
+    bool ok = true;
+    std::string error;           // the first failure
+    std::uint32_t extra = 0;     // frames read past the announced count
+    void fail(std::string reason) {
+      if (ok) error = std::move(reason);
+      ok = false;
+    }
+  };
+
   const ForkJob& job_;
   const RunOptions& options_;
   RunReport& report_;
@@ -655,6 +759,10 @@ class Coordinator {
   std::size_t failures_ = 0;
   RunTrace* trace_;  // null when tracing is off
   std::int32_t pid_;  // asked once for every trace record: forked workers never return into this object
+  std::uint64_t frame_seq_ = 0;  // frames started so far: the order in which workers serve them
+  std::vector<std::uint32_t> slot_frame_;  // the video frame each slot holds (the tail's go past its item's)
+  std::map<std::size_t, Tail> tails_;  // the items of last announced frames, until settled
+  std::optional<std::size_t> reading_tail_;  // the tail whose stream is being read on, if any
 };
 
 std::size_t available_memory() {

@@ -18,15 +18,21 @@ struct LoadedFrame {
 // With `destination`, the frame is decoded into its memory when it has its size and type.
 LoadedFrame load_frame(const Pipeline& pipeline, const WorkItem& item, const cv::Mat& destination = cv::Mat());
 
-// The frame of a video item, decoded in order, and its plan. Returns an empty image when the
-// frame is settled without running, with `result` saying why: its video failed at an earlier
-// frame, or the stream ended before it (ok, absent). Never throws: a frame that cannot be decoded
-// fails `result` and the video.
-LoadedFrame read_video_frame(const Pipeline& pipeline, const WorkItem& item, ItemResult& result);
+// Frame `frame` of `video`, decoded in order (into `destination` when it has the frame's size and
+// type), and its plan. Returns an empty image when the frame is not to run: the stream ended
+// before it (`error` empty; the video's end is then known), or it could not be decoded or its
+// video failed before (`error` says why; the video is failed). Never throws.
+LoadedFrame read_video_frame(const Pipeline& pipeline, VideoStream& video, std::uint32_t frame, std::string& error,
+                             const cv::Mat& destination = cv::Mat());
 
-// Encodes the result of a video item's frame in order. Never throws: a failure fails `result`
-// and the video.
-void write_video_frame(const WorkItem& item, const cv::Mat& image, ItemResult& result);
+// The frame of a video item, as read_video_frame, with `result` saying why when it is settled
+// without running: failed, or ok and absent (announced by the header, not in the stream).
+LoadedFrame read_video_item(const Pipeline& pipeline, const WorkItem& item, ItemResult& result,
+                            const cv::Mat& destination = cv::Mat());
+
+// Encodes frame `frame` of `video` in order. Returns false with `error` saying why (the video is
+// then failed). Never throws.
+bool write_video_frame(VideoStream& video, std::uint32_t frame, const cv::Mat& image, std::string& error);
 
 // "stage 2 (gaussian), tile 12 at 64,0 64x64: <what>"
 std::string describe_tile_failure(const Pipeline& pipeline, std::uint32_t stage, std::uint32_t tile,

@@ -68,6 +68,19 @@ std::string lower_extension(std::string_view path) {
   return extension;
 }
 
+// Containers whose header stores a frame count that FFmpeg hands on (AVI's stream length, the
+// sample count of MP4 and QuickTime). OpenCV 4.6's FFmpeg reader will not read past one frame
+// more than that count (CvCapture_FFMPEG::grabFrame returns false once frame_number exceeds
+// nb_frames): a stream that ends exactly there may have been cut by it, and there is no way to
+// read on through OpenCV. Matroska, WebM, MPEG-TS and the like store no count, and are read to
+// their end (checked here with a Matroska file announcing 6 of its 10 frames, and an AVI whose
+// stream length says 6 of its 10: OpenCV read 10 and 7).
+bool stores_frame_count(std::string_view path) {
+  static constexpr std::array<std::string_view, 5> kCounted = {".avi", ".mp4", ".m4v", ".mov", ".3gp"};
+  const std::string extension = lower_extension(path);
+  return std::find(kCounted.begin(), kCounted.end(), extension) != kCounted.end();
+}
+
 }  // namespace
 
 bool is_video_path(std::string_view path) {
@@ -140,12 +153,12 @@ VideoStream::VideoStream(std::string input, std::string output, VideoInfo info, 
       output_(std::move(output)),
       info_(info),
       encoding_(encoding),
-      codec_(std::make_unique<Codec>()),
-      end_(info.frames) {}
+      codec_(std::make_unique<Codec>()) {}
 
 VideoStream::~VideoStream() = default;
 
-cv::Mat VideoStream::read(std::uint32_t frame) {
+cv::Mat VideoStream::read(std::uint32_t frame, const cv::Mat& destination) {
+  if (frame >= end_) return {};
   if (frame != read_next_) {
     throw std::logic_error(fmt::format("video '{}': frame {} read out of order ({} was next)", input_, frame,
                                        read_next_));
@@ -155,17 +168,28 @@ cv::Mat VideoStream::read(std::uint32_t frame) {
       throw ImageError(fmt::format("cannot open video '{}' (it could be probed before: was it changed?)", input_));
     }
   }
-  cv::Mat image;
+  // VideoCapture::read copies the decoder's picture into the Mat it is given, and reuses that
+  // Mat's memory when its size and type match: so a header over `destination` takes the frame
+  // straight there; any other frame gets memory of its own.
+  cv::Mat image = destination;
   try {
     if (!codec_->capture.read(image) || image.empty()) {
       codec_->capture.release();
+      if (frame == info_.frames + 1 && stores_frame_count(input_)) {
+        throw ImageError(fmt::format(
+            "its header says it holds {} frames, its stream held more, and OpenCV's FFmpeg reader stops one frame "
+            "past the count a {} header stores: frames after frame {} may exist and cannot be read, so the video is "
+            "not written. Remux it to Matroska, whose frames are read to the end (ffmpeg -i '{}' -c copy OUT.mkv), "
+            "and run that",
+            info_.frames, lower_extension(input_), frame - 1, input_));
+      }
+      end_at(frame);
       return {};
     }
   } catch (const cv::Exception& error) {
     throw ImageError(fmt::format("cannot decode frame {} of '{}': {}", frame, input_, error.err));
   }
   ++read_next_;
-  if (read_next_ == end_) codec_->capture.release();
   if (image.size() != info_.size || image.type() != info_.type.cv_type()) {
     throw ImageError(fmt::format("frame {} of '{}' is {}x{} {}, not {}x{} {} as the video's header says", frame,
                                  input_, image.cols, image.rows, to_string(FrameType{image.depth(), image.channels()}),

@@ -36,6 +36,8 @@ struct WorkItem {
   // A frame of a video: the frames of one video are consecutive items sharing its stream,
   // decoded and encoded in order by one process (the coordinator, for the fork executor) while
   // their tiles run everywhere. `input` and `output` are the video's; null for image files.
+  // There is one item per frame the header announces (VideoInfo::frames); the item of the last
+  // one also stands for any frames the stream holds after it (ItemResult::extra_frames).
   std::shared_ptr<VideoStream> video;
   std::uint32_t video_frame = 0;
 };
@@ -95,6 +97,10 @@ struct ItemResult {
   bool ok = false;
   std::string error;  // why it failed: names the input, and the stage / tile / signal when known
   bool absent = false;  // a video frame its header announced and its stream did not hold (ok)
+  // The last frame a video's header announced: the frames its stream held after it. They are
+  // run and written as part of this item (every executor reads a video to its end), so a header
+  // that under-counts costs nothing; `ok` and `error` cover them too.
+  std::uint32_t extra_frames = 0;
 };
 
 struct RunReport {

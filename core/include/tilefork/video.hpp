@@ -23,7 +23,9 @@ struct VideoInfo {
   FrameType type{CV_8U, 3};  // FFmpeg frames come to OpenCV as 8-bit BGR
   double fps = 0;
   int fourcc = 0;            // the codec, as a FOURCC ("avc1", "MJPG", ...)
-  std::uint32_t frames = 0;  // as the container announces; the stream may hold fewer
+  // As the container announces (or FFmpeg estimates from its duration). The stream may hold
+  // fewer or more: every frame it holds is processed, and the header only plans the batch.
+  std::uint32_t frames = 0;
 };
 
 // Opens `path` and reads its stream's properties. Throws ImageError naming the path and the
@@ -56,9 +58,15 @@ class VideoStream {
   const std::string& output() const { return output_; }
   const VideoInfo& info() const { return info_; }
 
-  // Decodes `frame`, which must follow the last one read. Returns an empty Mat when the stream
-  // ends before it (it then ends there: see end_at). Throws ImageError naming the file.
-  cv::Mat read(std::uint32_t frame);
+  // Decodes `frame`, which must be next_to_read(). Returns an empty Mat when the stream ends
+  // before it, and the stream then ends there (end() becomes `frame`). With `destination`, the
+  // frame is decoded into its memory when it has the frame's size and type (the result then
+  // shares it), which saves a copy. Throws ImageError naming the file.
+  cv::Mat read(std::uint32_t frame, const cv::Mat& destination = cv::Mat());
+  std::uint32_t next_to_read() const { return read_next_; }
+  // True for the last frame the header announced: the frames the stream holds after it, if any,
+  // belong to the item of this frame, and whoever runs it reads on until the stream ends.
+  bool last_announced(std::uint32_t frame) const { return frame + 1 == info_.frames; }
   // True when `frame` is the next one to encode.
   bool expects(std::uint32_t frame) const { return frame == written_; }
   // Encodes `frame` (it must be the one expected); the last frame commits the output. Throws
@@ -66,7 +74,9 @@ class VideoStream {
   // failed write).
   void write(std::uint32_t frame, const cv::Mat& image);
   // The stream holds no frame from `frame` on; commits the output if every frame before it is
-  // written. Throws ImageError as write does.
+  // written. Throws ImageError as write does. read() calls it when the stream runs out: the
+  // output is committed only once the end of the stream has been seen, not at the frame count
+  // the header announced.
   void end_at(std::uint32_t frame);
   // Drops the output: a video with a frame missing is not written. Later frames need not run.
   // The first failure's frame and reason are kept: the other frames fail as its consequence.
@@ -74,6 +84,8 @@ class VideoStream {
   bool failed() const { return failed_; }
   // "frame 12: <reason>" of the first failure; empty while none.
   const std::string& failure() const { return failure_; }
+  // The first frame the stream does not hold; kEndUnknown until the end has been read.
+  static constexpr std::uint32_t kEndUnknown = ~std::uint32_t{0};
   std::uint32_t end() const { return end_; }
 
  private:
@@ -89,7 +101,7 @@ class VideoStream {
   std::unique_ptr<AtomicFile> file_;
   std::uint32_t read_next_ = 0;
   std::uint32_t written_ = 0;
-  std::uint32_t end_;
+  std::uint32_t end_ = kEndUnknown;
   bool failed_ = false;
   bool committed_ = false;
   std::string failure_;
