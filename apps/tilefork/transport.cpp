@@ -527,8 +527,9 @@ class QueueChannel final : public Channel {
     while (true) {
       // A full queue blocks; the deadline lets us notice a dead worker or an interruption.
       const timespec deadline = poll_deadline();
-      if (mq_timedsend(frames_.get(), reinterpret_cast<const char*>(message.data()), message.size(), 0, &deadline) ==
-          0) {
+      // An empty span may hold a null pointer, which mq_timedsend is declared never to take.
+      const char* bytes = message.empty() ? "" : reinterpret_cast<const char*>(message.data());
+      if (mq_timedsend(frames_.get(), bytes, message.size(), 0, &deadline) == 0) {
         return;
       }
       if (errno != EINTR && errno != ETIMEDOUT) {

@@ -403,7 +403,9 @@ class Coordinator {
       drain_traces();  // what finished before the interrupt; then workers die mid-task
       pool.kill_all();
     } else {
-      for (const auto& death : pool.stop(std::chrono::seconds(5))) {
+      // Drained while they stop: a worker whose ring is full waits for room to record its last
+      // sleep, and would otherwise wait until the grace ran out and it was killed.
+      for (const auto& death : pool.stop(std::chrono::seconds(5), [this] { drain_traces(); })) {
         log(fmt::format("worker {} (pid {}) ended with {}", death.index, death.pid,
                         describe_wait_status(death.status)));
       }

@@ -10,8 +10,24 @@ namespace {
 
 constexpr std::size_t kPlaneAlign = 4096;  // planes start on pages: row copies stay aligned
 
-constexpr std::size_t round_up(std::size_t value, std::size_t align) {
-  return (value + align - 1) / align * align;
+// Sizes are checked as they are summed: a sum that wrapped would make a small segment that the
+// offsets computed from the same numbers run past.
+std::size_t checked_add(std::size_t a, std::size_t b) {
+  std::size_t sum = 0;
+  if (__builtin_add_overflow(a, b, &sum)) throw std::invalid_argument("the segment layout is larger than memory can address");
+  return sum;
+}
+
+std::size_t checked_mul(std::size_t a, std::size_t b) {
+  std::size_t product = 0;
+  if (__builtin_mul_overflow(a, b, &product)) {
+    throw std::invalid_argument("the segment layout is larger than memory can address");
+  }
+  return product;
+}
+
+std::size_t round_up(std::size_t value, std::size_t align) {
+  return checked_add(value, align - 1) / align * align;
 }
 
 }  // namespace
@@ -33,9 +49,9 @@ SegmentLayout::SegmentLayout(std::uint32_t slots, std::uint32_t workers, std::ui
   trace_stride_ = trace_ring_records == 0
                       ? 0
                       : round_up(sizeof(TraceRingHeader) + sizeof(TraceRecord) * trace_ring_records, 64);
-  planes_offset_ = round_up(trace_offset_ + trace_stride_ * workers, kPlaneAlign);
+  planes_offset_ = round_up(checked_add(trace_offset_, checked_mul(trace_stride_, workers)), kPlaneAlign);
   plane_stride_ = round_up(plane_capacity, kPlaneAlign);
-  size_ = planes_offset_ + plane_stride_ * planes * slots;
+  size_ = checked_add(planes_offset_, checked_mul(checked_mul(plane_stride_, planes), slots));
 }
 
 void SegmentLayout::initialise(std::byte* base) const {

@@ -7,6 +7,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdint>
+#include <limits>
 #include <sstream>
 
 namespace tilefork {
@@ -145,6 +147,15 @@ FramePlan Pipeline::plan(FrameType input, cv::Size size) const {
                                    stage.kernel->name, plan.sizes.back().width, plan.sizes.back().height,
                                    input_size.width, input_size.height));
     }
+    // Pixels are counted in int (cv::Size::area, tile grids): a larger frame would wrap, and the
+    // segment sized from the wrapped count would be too small for it.
+    const auto pixels = static_cast<std::uint64_t>(plan.sizes.back().width) * static_cast<std::uint64_t>(plan.sizes.back().height);
+    if (pixels > static_cast<std::uint64_t>(std::numeric_limits<int>::max())) {
+      throw UsageError(fmt::format("stage {} ({}) would make a {}x{} frame of a {}x{} one: {} pixels, more than the "
+                                   "{} a frame may have",
+                                   i + 1, stage.kernel->name, plan.sizes.back().width, plan.sizes.back().height,
+                                   input_size.width, input_size.height, pixels, std::numeric_limits<int>::max()));
+    }
     plan.planes = std::max(plan.planes, next + 1);
     current = next;
   }
@@ -154,7 +165,8 @@ FramePlan Pipeline::plan(FrameType input, cv::Size size) const {
 std::size_t FramePlan::max_plane_bytes() const {
   std::size_t bytes = 1;
   for (std::size_t i = 0; i < types.size(); ++i) {
-    bytes = std::max(bytes, static_cast<std::size_t>(sizes[i].area()) * CV_ELEM_SIZE(types[i].cv_type()));
+    bytes = std::max(bytes, static_cast<std::size_t>(sizes[i].width) * static_cast<std::size_t>(sizes[i].height) *
+                                static_cast<std::size_t>(CV_ELEM_SIZE(types[i].cv_type())));
   }
   return bytes;
 }

@@ -114,7 +114,7 @@ std::uint32_t WorkerPool::running() const {
   return count;
 }
 
-std::vector<WorkerPool::Death> WorkerPool::stop(std::chrono::milliseconds grace) {
+std::vector<WorkerPool::Death> WorkerPool::stop(std::chrono::milliseconds grace, const std::function<void()>& meanwhile) {
   std::vector<Death> unclean;
   const auto start = std::chrono::steady_clock::now();
   int signal_sent = 0;
@@ -131,6 +131,7 @@ std::vector<WorkerPool::Death> WorkerPool::stop(std::chrono::milliseconds grace)
       }
       signal_sent = wanted;
     }
+    if (meanwhile) meanwhile();
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
   return unclean;

@@ -1,6 +1,8 @@
 // Running the tilefork command from tests.
 #include "common/cli.hpp"
 
+#include <gtest/gtest.h>
+
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -99,6 +101,14 @@ Outcome wait_tilefork(pid_t pid, const TempDir& scratch) {
   outcome.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   outcome.out = slurp(scratch / "stdout.txt");
   outcome.err = slurp(scratch / "stderr.txt");
+  // A sanitizer report from the command or its workers fails the test even when the run went on
+  // (a worker that died of it was replaced): tests rarely print the stderr they captured.
+  for (const char* report : {"AddressSanitizer", "LeakSanitizer", "runtime error:"}) {
+    if (outcome.err.find(report) != std::string::npos) {
+      ADD_FAILURE() << "the command's standard error holds a sanitizer report:\n" << outcome.err;
+      break;
+    }
+  }
   return outcome;
 }
 

@@ -4,6 +4,7 @@
 #include "common/oracle.hpp"
 #include "common/shm_census.hpp"
 #include "tilefork/executor.hpp"
+#include "tilefork/trace.hpp"
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -152,6 +153,30 @@ TEST(ForkScheduler, ManySmallFramesThroughManySlotsLoseNoWorkerAndNoTask) {
               "")
         << "frame " << i;
   }
+  EXPECT_EQ(test::ShmCensus::take().leaked_since(before), std::vector<std::string>{});
+}
+
+// A stage that makes a frame too large to count in int (resize to 65535x65535) once wrapped the
+// plane size, and with 9 traced workers the whole layout wrapped to a segment of about 100 KiB:
+// the coordinator wrote past its end at once (ASan: a wild write in SegmentLayout::initialise).
+// The frame must be reported failed, with the size, before any segment is made.
+TEST(ForkScheduler, FrameTooLargeToCountFailsWithItsSizeInsteadOfWrappingTheSegment) {
+  cv::setNumThreads(0);
+  register_builtin_kernels();
+  const test::ShmCensus before = test::ShmCensus::take();
+  std::vector<WorkItem> items(1);
+  items[0].input = "memory-0";
+  items[0].image = test::random_frame({2560, 1600}, CV_8UC3, 1);
+  items[0].info = {{2560, 1600}, {CV_8U, 3}};
+  RunTrace trace;
+  RunOptions options;
+  options.workers = 9;
+  options.slots = 1;
+  options.trace = &trace;
+  const RunReport report = run_forked(Pipeline::parse("resize width=65535 height=65535"), items, options);
+  ASSERT_EQ(report.items.size(), 1u);
+  EXPECT_FALSE(report.items[0].ok);
+  EXPECT_NE(report.items[0].error.find("65535x65535"), std::string::npos) << report.items[0].error;
   EXPECT_EQ(test::ShmCensus::take().leaked_since(before), std::vector<std::string>{});
 }
 

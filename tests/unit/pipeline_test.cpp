@@ -63,6 +63,26 @@ TEST_F(PipelineTest, TypeErrorsNameBothStages) {
   }
 }
 
+// Frame sizes are counted in int (cv::Size::area): a resize to 65535x65535 once wrapped to
+// -131071 pixels, and the segment was sized from that. Such a frame is refused at planning, and
+// a frame just under the limit is sized exactly.
+TEST_F(PipelineTest, FramesTooLargeToCountAreRefusedAndLargeOnesSizedExactly) {
+  for (const char* text : {"resize width=65535 height=65535", "invert | resize width=46341 height=46341"}) {
+    try {
+      Pipeline::parse(text).plan({CV_8U, 3}, {2560, 1600});
+      ADD_FAILURE() << "\"" << text << "\" must be refused";
+    } catch (const UsageError& error) {
+      const std::string message = error.what();
+      EXPECT_NE(message.find("resize) would make a"), std::string::npos) << message;
+      EXPECT_NE(message.find("more than the 2147483647 a frame may have"), std::string::npos) << message;
+    }
+  }
+  const FramePlan plan = Pipeline::parse("resize width=46340 height=46340").plan({CV_8U, 3}, {2560, 1600});
+  EXPECT_EQ(plan.max_plane_bytes(), std::size_t{46340} * 46340 * 3);
+  const FramePlan wide = Pipeline::parse("resize width=65535 height=32768").plan({CV_32F, 4}, {2560, 1600});
+  EXPECT_EQ(wide.max_plane_bytes(), std::size_t{65535} * 32768 * 16);
+}
+
 TEST_F(PipelineTest, PlanesPingPongAndNoStageWritesWhatItReads) {
   // The loaded plane 0 is never written; every stage, pointwise or not, writes the other plane
   // of 1 and 2, so a tile can be rerun after its worker died.

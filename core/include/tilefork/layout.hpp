@@ -103,7 +103,8 @@ struct alignas(64) WorkerState {
 class SegmentLayout {
  public:
   // `trace_ring_records` (0, or a power of two >= 2) gives each worker a trace ring of that
-  // many records; 0 takes no byte. Throws std::invalid_argument for impossible counts.
+  // many records; 0 takes no byte. Throws std::invalid_argument for impossible counts, and for
+  // sizes whose sum would not fit in a size_t (a wrapped sum would make too small a segment).
   SegmentLayout(std::uint32_t slots, std::uint32_t workers, std::uint32_t planes,
                 std::size_t plane_capacity, std::uint32_t trace_ring_records = 0);
 

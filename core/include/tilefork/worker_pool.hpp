@@ -35,8 +35,10 @@ class WorkerPool {
   // Forks a new worker in the place of a dead one. Throws SystemError if fork() fails.
   void respawn(std::uint32_t index);
   // Waits until every worker has exited; after `grace`, sends SIGTERM, and after as long again,
-  // SIGKILL. Never throws. Returns the deaths that were not clean exits.
-  std::vector<Death> stop(std::chrono::milliseconds grace);
+  // SIGKILL. Calls `meanwhile` (if any) between looks, every few milliseconds: a worker may need
+  // the coordinator to do something before it can exit (drain its full trace ring). Throws only
+  // what `meanwhile` throws. Returns the deaths that were not clean exits.
+  std::vector<Death> stop(std::chrono::milliseconds grace, const std::function<void()>& meanwhile = {});
   // SIGKILLs every worker and reaps them. Never throws.
   void kill_all() noexcept;
 
