@@ -18,6 +18,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <fcntl.h>
 #include <map>
 #include <optional>
 #include <set>
@@ -130,6 +131,7 @@ class Worker {
         started_ns_(now_ns()),
         pid_(getpid()) {
     if (const char* stall = std::getenv("TILEFORK_STALL")) stall_us_ = std::atoi(stall);
+    die_before_advance_marker_ = std::getenv("TILEFORK_TEST_DIE_BEFORE_ADVANCE");
     random_.seed(static_cast<unsigned>(pid_));
     if (job.layout.trace_ring_records() > 0) {
       trace_.emplace(job.layout.trace_ring(job.segment.data(), index), scheduler_.control().event_seq);
@@ -192,8 +194,22 @@ class Worker {
     // the slot is kept until after, so the stall check never takes a live worker's task for
     // lost (a worker that dies in between is caught by it, as it should be).
     state_.claimed.store(0);
-    scheduler_.finish(task);
+    if (scheduler_.count_finished(task)) {
+      die_before_advance_for_tests();
+      scheduler_.advance(task.slot);
+    }
     state_.slot.store(0);
+  }
+
+  // TILEFORK_TEST_DIE_BEFORE_ADVANCE=PATH: the first worker to finish a phase while PATH does
+  // not exist creates it and kills itself before publishing the next phase, so that a test can
+  // reach the instant check_stalls() covers (a SIGKILL from outside cannot aim that well).
+  void die_before_advance_for_tests() {
+    if (die_before_advance_marker_ == nullptr) return;
+    const int fd = ::open(die_before_advance_marker_, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) return;  // another worker has died there already
+    ::close(fd);
+    ::raise(SIGKILL);
   }
 
   void record(const Task& task, std::uint64_t begin, std::uint64_t end, bool skipped) {
@@ -297,6 +313,7 @@ class Worker {
   std::optional<TraceWriter> trace_;  // empty when tracing is off: one predictable branch
   cv::Rect traced_rect_;  // what the task just run covered, for its record
   int stall_us_ = 0;
+  const char* die_before_advance_marker_ = nullptr;  // TILEFORK_TEST_DIE_BEFORE_ADVANCE
   std::minstd_rand random_;
 };
 
@@ -701,9 +718,15 @@ class Coordinator {
     }
   }
 
-  // A task can be lost if a worker dies in the instant between claiming it and recording the
-  // claim. Then every task of a phase is claimed, fewer are done, no worker is on the slot, and
-  // that stays so: fail the frame and count the lost tasks so the slot comes back.
+  // A worker killed at the wrong instant can leave a slot that no one will move on, with no
+  // worker on it and nothing to claim:
+  // - between claiming a task and recording the claim: every task of the phase is claimed and
+  //   fewer are done. The frame fails and the lost tasks are counted, so the slot comes back.
+  // - after counting its phase's last task and before the next phase is published (or the
+  //   frame ended): every task is done. The coordinator publishes it as the worker would have,
+  //   so the frame goes on exactly; a worker that died half way through publishing fails it.
+  // Acted on only when seen so twice 200 ms apart: a live worker keeps `slot` set until it
+  // has published, so only a dead one's slot looks like this for long.
   void check_stalls() {
     for (std::uint32_t slot = 0; slot < job_.layout.slot_count(); ++slot) {
       SlotHeader& header = scheduler_.header(slot);
@@ -711,7 +734,8 @@ class Coordinator {
       const std::uint64_t claim = header.claim.load();
       const std::uint32_t total = header.total.load();
       const std::uint32_t done = header.done.load();
-      bool stuck = claim_index(claim) >= total && done < total && header.retry.load() == 0;
+      const bool ended = header.kind.load() == static_cast<std::uint32_t>(TaskKind::none);
+      bool stuck = (ended || claim_index(claim) >= total) && header.retry.load() == 0;
       for (std::uint32_t w = 0; stuck && w < job_.layout.worker_count(); ++w) {
         stuck = job_.layout.worker(job_.segment.data(), w).slot.load() != slot + 1;
       }
@@ -726,10 +750,17 @@ class Coordinator {
         stall_seen_[slot] = seen;  // look again next time before acting
         continue;
       }
+      stall_seen_[slot] = ~std::uint64_t{0};
+      if (ended || done >= total || claim_index(claim) == kClaimSealed) {
+        log(fmt::format("frame {}: a worker died between finishing a stage and starting the next; the "
+                        "coordinator takes over",
+                        header.item.load()));
+        scheduler_.take_over_phase_end(slot);
+        continue;
+      }
       scheduler_.fail(slot, "a worker died while taking a task of this frame");
       const Task lost{slot, claim, static_cast<TaskKind>(header.kind.load()), header.stage.load()};
       for (std::uint32_t i = done; i < total; ++i) scheduler_.finish(lost);
-      stall_seen_[slot] = ~std::uint64_t{0};
     }
   }
 

@@ -121,10 +121,29 @@ std::optional<Task> SlotScheduler::claim(std::uint32_t worker) {
   return std::nullopt;
 }
 
-void SlotScheduler::finish(const Task& task) {
+bool SlotScheduler::count_finished(const Task& task) {
   SlotHeader& header = this->header(task.slot);
   const std::uint32_t total = header.total.load(std::memory_order_relaxed);
-  if (header.done.fetch_add(1, std::memory_order_acq_rel) + 1 == total) advance(task.slot);
+  return header.done.fetch_add(1, std::memory_order_acq_rel) + 1 == total;
+}
+
+void SlotScheduler::take_over_phase_end(std::uint32_t slot) {
+  SlotHeader& header = this->header(slot);
+  const auto kind = static_cast<TaskKind>(header.kind.load(std::memory_order_acquire));
+  if (kind == TaskKind::none) {
+    // Died in advance()'s end of the frame, between its two stores: it was ending the frame
+    // failed, or done (only a store phase ends otherwise).
+    header.state.store(static_cast<std::uint32_t>(failed(slot) ? SlotState::failed : SlotState::done),
+                       std::memory_order_release);
+    notify_coordinator();
+    return;
+  }
+  if (claim_index(header.claim.load(std::memory_order_acquire)) == kClaimSealed) {
+    // Died inside publish(): the new phase's fields are half written. advance() of a failed
+    // frame only ends it.
+    fail(slot, "a worker died while starting the next stage of this frame");
+  }
+  advance(slot);
 }
 
 void SlotScheduler::advance(std::uint32_t slot) {

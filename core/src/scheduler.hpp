@@ -32,7 +32,19 @@ class SlotScheduler {
   // coordinator can tell what a dead worker was doing. Oldest frames first; retries first.
   std::optional<Task> claim(std::uint32_t worker);
   // Counts a task as finished (done or given up); the last one of a phase publishes the next.
-  void finish(const Task& task);
+  void finish(const Task& task) {
+    if (count_finished(task)) advance(task.slot);
+  }
+  // finish() in two steps: counts the task and says whether it was its phase's last, in which
+  // case the caller must advance() the slot.
+  bool count_finished(const Task& task);
+  // Publishes the phase after the one just finished in `slot`, or ends the frame.
+  void advance(std::uint32_t slot);
+  // Ends the phase in `slot` for a worker that died after its last task was counted and before
+  // the next phase was published (no worker is on the slot and nothing can be claimed; the
+  // coordinator has seen it so twice). Publishes the next phase as that worker would have, or
+  // fails the frame when the worker died half way through publishing it.
+  void take_over_phase_end(std::uint32_t slot);
   // Marks the frame in `slot` failed; the first message is kept. The phase still runs out.
   void fail(std::uint32_t slot, std::string_view message);
   bool failed(std::uint32_t slot) const;
@@ -48,7 +60,6 @@ class SlotScheduler {
   SlotHeader& header(std::uint32_t slot) const { return layout_.slot(base_, slot); }
 
  private:
-  void advance(std::uint32_t slot);
   std::optional<Task> claim_in(std::uint32_t slot, WorkerState& state);
 
   const SegmentLayout& layout_;

@@ -107,6 +107,35 @@ TEST_P(ForkSupervision, WorkerKilledByCrashIsReplacedAndTaskRetriedOnce) {
   }
 }
 
+// A worker killed after counting a phase's last task and before publishing the next left its
+// frame to wait forever, and the run with it (found by reading, reproduced by hand with gdb).
+// The coordinator now takes the phase end over: every frame is written, and exactly.
+TEST_P(ForkSupervision, WorkerKilledBetweenPhasesLeavesNoFrameWaiting) {
+  const std::string marker = dir_ / "died-before-advance";
+  std::vector<std::pair<std::string, cv::Mat>> frames;
+  for (unsigned i = 0; i < 6; ++i) frames.emplace_back(fmt::format("f{}", i), clean_frame({90, 70}, i + 1));
+  const auto items = test::write_batch(dir_, frames, "out");
+  const char* const pipeline = "gaussian sigma=1 | invert";
+  std::fflush(nullptr);
+  const pid_t coordinator = fork();
+  ASSERT_GE(coordinator, 0);
+  if (coordinator == 0) {
+    alarm(60);  // a frame left waiting would hang the run: fail by SIGALRM instead
+    setenv("TILEFORK_TEST_DIE_BEFORE_ADVANCE", marker.c_str(), 1);
+    const RunReport report = run(pipeline, items, {32, 32});
+    _exit(report.failed() != 0 ? 1 : report.workers_replaced != 1 ? 2 : 0);
+  }
+  const int status = wait_for(coordinator);
+  ASSERT_TRUE(WIFEXITED(status)) << "the run died of signal " << WTERMSIG(status) << " (14: it hung)";
+  ASSERT_TRUE(fs::exists(marker)) << "no worker died before advancing: the test tests nothing";
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "1: a frame failed, 2: not exactly one worker was replaced";
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    EXPECT_EQ(test::difference(test::oracle(pipeline, frames[i].second), cv::imread(items[i].output, cv::IMREAD_UNCHANGED)),
+              "")
+        << items[i].input;
+  }
+}
+
 TEST_P(ForkSupervision, KernelThatAlwaysCrashesCostsOneFrame) {
   const std::vector<std::pair<std::string, cv::Mat>> frames = {
       {"a", clean_frame({90, 70}, 1)}, {"poison", test::poison_frame({50, 40})}, {"b", clean_frame({33, 20}, 2)}};
