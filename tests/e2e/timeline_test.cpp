@@ -24,16 +24,23 @@ constexpr char kTrace[] = R"trace({"traceEvents":[
 
 bool white(const cv::Vec3b& pixel) { return pixel == cv::Vec3b(255, 255, 255); }
 
+// The x of a time on the 900-pixel-wide picture of a 10 ms trace.
+int x_at(double ms) { return 190 + static_cast<int>(ms * 69.8 + 0.5); }
+
+// Draws `trace` 900 pixels wide with `tilefork timeline` and reads the picture back.
+cv::Mat draw(const test::TempDir& dir, const char* trace) {
+  std::ofstream(dir / "trace.json") << trace;
+  const auto result = test::run_tilefork({"timeline", dir / "trace.json", "-o", dir / "t.png", "--width", "900"}, dir);
+  EXPECT_EQ(result.code, 0) << result.err;
+  return cv::imread(dir / "t.png", cv::IMREAD_COLOR);
+}
+
 TEST(Timeline, BoxesAreWhereTheEventsAreInTime) {
   test::TempDir dir;
-  std::ofstream(dir / "trace.json") << kTrace;
-  const auto result = test::run_tilefork({"timeline", dir / "trace.json", "-o", dir / "t.png", "--width", "900"}, dir);
-  ASSERT_EQ(result.code, 0) << result.err;
-  const cv::Mat image = cv::imread(dir / "t.png", cv::IMREAD_COLOR);
+  const cv::Mat image = draw(dir, kTrace);
   ASSERT_EQ(image.cols, 900);
   const int worker0 = 46 + 26 + 13;
   const int worker1 = 46 + 2 * 26 + 13;
-  const auto x_at = [](double ms) { return 190 + static_cast<int>(ms * 69.8 + 0.5); };
   // Worker 1's tile spans 1..6 ms: one colour inside, white just outside.
   const cv::Vec3b tile = image.at<cv::Vec3b>(worker1, x_at(3.5));
   EXPECT_FALSE(white(tile));
@@ -61,12 +68,9 @@ constexpr char kStages[] = R"trace({"traceEvents":[
 
 TEST(Timeline, TilesAreColouredByStageAndTasksAreSeparated) {
   test::TempDir dir;
-  std::ofstream(dir / "trace.json") << kStages;
-  const auto result = test::run_tilefork({"timeline", dir / "trace.json", "-o", dir / "t.png", "--width", "900"}, dir);
-  ASSERT_EQ(result.code, 0) << result.err;
-  const cv::Mat image = cv::imread(dir / "t.png", cv::IMREAD_COLOR);
+  const cv::Mat image = draw(dir, kStages);
+  ASSERT_EQ(image.cols, 900);
   const int row = 46 + 13;
-  const auto x_at = [](double ms) { return 190 + static_cast<int>(ms * 69.8 + 0.5); };
   const cv::Vec3b first = image.at<cv::Vec3b>(row, x_at(1.0));
   const cv::Vec3b second = image.at<cv::Vec3b>(row, x_at(3.0));
   const cv::Vec3b sobel = image.at<cv::Vec3b>(row, x_at(7.0));
