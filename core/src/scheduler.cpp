@@ -58,6 +58,16 @@ void SlotScheduler::start_frame(std::uint32_t slot, std::uint32_t item, std::uin
   publish(slot, TaskKind::load, 0, 1);
 }
 
+// What a worker is about to take, in its state: the coordinator reads it if the worker dies
+// once `claimed` is set (and ignores it while it is not).
+static void record_attempt(WorkerState& state, std::uint32_t slot, std::uint64_t word, TaskKind kind,
+                           std::uint32_t stage) {
+  state.task.store(word);
+  state.kind.store(static_cast<std::uint32_t>(kind), std::memory_order_relaxed);
+  state.stage.store(stage, std::memory_order_relaxed);
+  state.slot.store(slot + 1);
+}
+
 std::optional<Task> SlotScheduler::claim_in(std::uint32_t slot, WorkerState& state) {
   SlotHeader& header = this->header(slot);
   // A task given back by the coordinator after its worker died comes first.
@@ -66,14 +76,13 @@ std::optional<Task> SlotScheduler::claim_in(std::uint32_t slot, WorkerState& sta
     const std::uint64_t current = header.claim.load(std::memory_order_acquire);
     if (claim_epoch(retry_word) != claim_epoch(current)) break;
     const std::uint64_t task_word = retry_word - 1;  // index + 1 was stored
-    state.task.store(task_word);
-    state.slot.store(slot + 1);
+    const auto kind = static_cast<TaskKind>(header.kind.load(std::memory_order_acquire));
+    const std::uint32_t stage = header.stage.load(std::memory_order_acquire);
+    // The whole task is recorded before it is taken, so that a death right after the take is
+    // described as this task, not the one before.
+    record_attempt(state, slot, task_word, kind, stage);
     if (header.retry.compare_exchange_strong(retry_word, 0, std::memory_order_acq_rel)) {
-      const auto kind = static_cast<TaskKind>(header.kind.load(std::memory_order_relaxed));
-      const std::uint32_t stage = header.stage.load(std::memory_order_relaxed);
       state.claimed.store(1);
-      state.kind.store(static_cast<std::uint32_t>(kind), std::memory_order_relaxed);
-      state.stage.store(stage, std::memory_order_relaxed);
       return Task{slot, task_word, kind, stage};
     }
     state.slot.store(0);
@@ -88,13 +97,10 @@ std::optional<Task> SlotScheduler::claim_in(std::uint32_t slot, WorkerState& sta
     const std::uint32_t stage = header.stage.load(std::memory_order_acquire);
     const std::uint32_t total = header.total.load(std::memory_order_acquire);
     if (kind == TaskKind::none || claim_index(word) >= total) return std::nullopt;
-    state.task.store(word);
-    state.slot.store(slot + 1);
+    record_attempt(state, slot, word, kind, stage);
     if (header.claim.compare_exchange_weak(word, word + 1, std::memory_order_acq_rel,
                                            std::memory_order_acquire)) {
       state.claimed.store(1);
-      state.kind.store(static_cast<std::uint32_t>(kind), std::memory_order_relaxed);
-      state.stage.store(stage, std::memory_order_relaxed);
       return Task{slot, word, kind, stage};
     }
     state.slot.store(0);
