@@ -50,10 +50,13 @@ std::uint64_t trace_clock_ns() noexcept;
 // Room for the records the coordinator gathers, taken from a mapping of its own. A heap buffer
 // would be shared copy-on-write with every worker forked after it was touched (a second run in
 // one process reuses the first run's freed pages), and the coordinator would then pay a page
-// copy and a TLB shootdown for each 85 records it drains: 13% of a run of tiny tiles, measured.
+// copy and a TLB shootdown for each 85 records it drains (most of tracing's +17% on 32x32 invert
+// tiles in bench_trace_overhead; +2% without).
 // A mapping of its own is left out of forked children (MADV_DONTFORK) and populated in one
 // system call (MADV_POPULATE_WRITE) instead of one fault per page. Small buffers (under 64 KiB)
-// come from the heap as usual.
+// come from the heap as usual. So a process forked while a RunTrace holds records does not see
+// them: read a trace in the process that ran it (tilefork's workers never touch it). Linux only,
+// like the rest of the fork executor.
 void* allocate_trace_buffer(std::size_t bytes);
 void free_trace_buffer(void* buffer, std::size_t bytes) noexcept;
 
