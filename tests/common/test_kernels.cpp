@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <fcntl.h>
 #include <opencv2/core.hpp>
+#include <opencv2/core/utility.hpp>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -52,5 +53,17 @@ void register_test_kernels() {
 }
 
 cv::Mat poison_frame(cv::Size size) { return cv::Mat(size, CV_8UC1, cv::Scalar(kPoison)); }
+
+void ForkBackendTest::SetUpTestSuite() {
+  cv::setNumThreads(0);
+  register_builtin_kernels();
+  register_test_kernels();
+}
+
+void ForkBackendTest::SetUp() { before_ = ShmCensus::take(); }
+
+void ForkBackendTest::TearDown() {
+  EXPECT_EQ(ShmCensus::take().leaked_since(before_), std::vector<std::string>{});
+}
 
 }  // namespace tilefork::test

@@ -2,6 +2,10 @@
 // abort, throw or hang, so that tests can watch the executors isolate the damage.
 #pragma once
 
+#include "common/shm_census.hpp"
+#include "tilefork/segment.hpp"
+
+#include <gtest/gtest.h>
 #include <opencv2/core/mat.hpp>
 
 namespace tilefork::test {
@@ -21,5 +25,16 @@ void register_test_kernels();
 
 // An 8-bit gray frame of `size` filled with kPoison.
 cv::Mat poison_frame(cv::Size size);
+
+// A test of the fork executor, once per backend, with these kernels and the built-in ones
+// registered, that fails when it leaves a segment behind.
+class ForkBackendTest : public ::testing::TestWithParam<Backend> {
+ protected:
+  static void SetUpTestSuite();
+  void SetUp() override;
+  void TearDown() override;
+
+  ShmCensus before_;
+};
 
 }  // namespace tilefork::test

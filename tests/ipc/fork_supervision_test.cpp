@@ -65,17 +65,8 @@ std::vector<pid_t> wait_for_children(pid_t parent, std::size_t count) {
   return {};
 }
 
-class ForkSupervision : public ::testing::TestWithParam<Backend> {
+class ForkSupervision : public test::ForkBackendTest {
  protected:
-  static void SetUpTestSuite() {
-    cv::setNumThreads(0);
-    register_builtin_kernels();
-    test::register_test_kernels();
-  }
-  void SetUp() override { before_ = test::ShmCensus::take(); }
-  void TearDown() override {
-    EXPECT_EQ(test::ShmCensus::take().leaked_since(before_), std::vector<std::string>{});
-  }
 
   RunReport run(const std::string& pipeline_text, const std::vector<WorkItem>& items, cv::Size tile = {0, 0},
                std::chrono::milliseconds timeout = std::chrono::seconds(60)) {
@@ -88,7 +79,6 @@ class ForkSupervision : public ::testing::TestWithParam<Backend> {
   }
 
   test::TempDir dir_;
-  test::ShmCensus before_;
 };
 
 TEST_P(ForkSupervision, WorkerKilledByCrashIsReplacedAndTaskRetriedOnce) {

@@ -96,17 +96,11 @@ void expect_summary_agrees(const Profile& profile, const test::ParsedTrace& pars
   EXPECT_EQ(profile.workers.size(), indices.size());
 }
 
-class Tracing : public ::testing::TestWithParam<Backend> {
+class Tracing : public test::ForkBackendTest {
  protected:
-  static void SetUpTestSuite() {
-    cv::setNumThreads(0);
-    register_builtin_kernels();
-    test::register_test_kernels();
-  }
-  void SetUp() override { before_ = test::ShmCensus::take(); }
   void TearDown() override {
     unsetenv("TILEFORK_STALL");
-    EXPECT_EQ(test::ShmCensus::take().leaked_since(before_), std::vector<std::string>{});
+    ForkBackendTest::TearDown();
   }
 
   RunOptions options(RunTrace& trace, cv::Size tile, int workers = 3) {
@@ -120,7 +114,6 @@ class Tracing : public ::testing::TestWithParam<Backend> {
   }
 
   test::TempDir dir_;
-  test::ShmCensus before_;
 };
 
 TEST_P(Tracing, EveryTaskOnceEveryTileOnceNoOverlapAndTheSummaryAgrees) {
