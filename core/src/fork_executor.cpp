@@ -411,7 +411,7 @@ class Coordinator {
       if (finished < job_.items.size() && !look_again) {
         const std::uint64_t asleep = trace_ ? now_ns() : 0;
         futex_wait(control.event_seq, seen, std::chrono::milliseconds(50));
-        if (trace_) coordinator_record({.begin_ns = asleep, .end_ns = now_ns(), .kind = TraceKind::wait});
+        coordinator_record(TraceKind::wait, asleep);
       }
     }
     control.stop.store(1);
@@ -456,9 +456,16 @@ class Coordinator {
     trace_->ring_full_waits = full_waits;
   }
 
-  void coordinator_record(TraceRecord record) {
-    record.pid = pid_;
-    trace_->coordinator.push_back(record);
+  // One of the coordinator's own spans, from `begin` to now; nothing when tracing is off.
+  void coordinator_record(TraceKind kind, std::uint64_t begin, std::uint32_t item = 0, cv::Size size = {}) {
+    if (!trace_) return;
+    trace_->coordinator.push_back({.begin_ns = begin,
+                                   .end_ns = now_ns(),
+                                   .item = item,
+                                   .width = size.width,
+                                   .height = size.height,
+                                   .pid = pid_,
+                                   .kind = kind});
   }
 
   // Hands item `index` to the free `slot`. Returns false when the item was settled without a
@@ -496,10 +503,7 @@ class Coordinator {
     std::string error;
     const std::uint64_t begin = trace_ ? now_ns() : 0;
     const LoadedFrame loaded = read_video_frame(job_.pipeline, video, frame, error, slot_plane(slot, item));
-    if (trace_) {
-      coordinator_record({.begin_ns = begin, .end_ns = now_ns(), .item = static_cast<std::uint32_t>(index),
-                          .width = loaded.image.cols, .height = loaded.image.rows, .kind = TraceKind::decode});
-    }
+    coordinator_record(TraceKind::decode, begin, static_cast<std::uint32_t>(index), loaded.image.size());
     if (!loaded.image.empty()) {
       try {
         place_frame(job_, scheduler_.header(slot), slot, loaded, item);
@@ -540,10 +544,7 @@ class Coordinator {
     const WorkItem& item = job_.items[index];
     const std::uint64_t begin = trace_ ? now_ns() : 0;
     const LoadedFrame frame = read_video_item(job_.pipeline, item, result, slot_plane(slot, item));
-    if (trace_) {
-      coordinator_record({.begin_ns = begin, .end_ns = now_ns(), .item = static_cast<std::uint32_t>(index),
-                          .width = frame.image.cols, .height = frame.image.rows, .kind = TraceKind::decode});
-    }
+    coordinator_record(TraceKind::decode, begin, static_cast<std::uint32_t>(index), frame.image.size());
     if (frame.image.empty()) return false;
     try {
       place_frame(job_, scheduler_.header(slot), slot, frame, item);
@@ -606,10 +607,7 @@ class Coordinator {
                         job_.layout.plane(job_.segment.data(), slot, static_cast<std::uint32_t>(plan.result_plane())));
     const std::uint64_t begin = trace_ ? now_ns() : 0;
     const bool written = write_video_frame(video, frame, image, error);
-    if (trace_) {
-      coordinator_record({.begin_ns = begin, .end_ns = now_ns(), .item = header.item.load(std::memory_order_relaxed),
-                          .width = image.cols, .height = image.rows, .kind = TraceKind::encode});
-    }
+    coordinator_record(TraceKind::encode, begin, header.item.load(std::memory_order_relaxed), image.size());
     return written;
   }
 
